@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI), its local server, the Lambda entry and the `newsig` CLI."""

@@ -1,0 +1,277 @@
+"""The `newsig` command line: serve, ingest, classify, signals, model, bench.
+
+This is the composition root: it may import api, ingest and model; core imports none of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from core.errors import InvalidInputError, NewsSignalsError
+from core.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for name in ("store_url", "model_dir", "classifier"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _datetime(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from exc
+
+
+def _emit(line: str, out: TextIO = sys.stdout) -> None:
+    out.write(line + "\n")
+    out.flush()
+
+
+# -- commands ------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import serve
+
+    serve(_settings(args), host=args.host, port=args.port, feeds_file=args.feeds,
+          interval=args.interval, schedule=not args.no_ingest)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from core.wiring import build_classifier, build_store
+    from ingest.feeds import load_feeds
+    from ingest.pipeline import Ingestor
+
+    settings = _settings(args)
+    feeds = load_feeds(args.feeds or settings.feeds_file)
+    store = build_store(settings.store_url)
+    try:
+        ingestor = Ingestor(build_classifier(settings), store, timeout=args.timeout
+                            or settings.fetch_timeout, max_bytes=settings.max_feed_bytes,
+                            concurrency=settings.fetch_concurrency)
+        while True:
+            summary = ingestor.run_once(feeds)
+            _emit(summary.model_dump_json(exclude={"feeds"} if not args.verbose else None))
+            if args.once:
+                return 0 if not summary.errors else 1
+            time.sleep(args.interval or settings.ingest_interval)
+    finally:
+        store.close()
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from api.schemas import MAX_CHARS, PredictionOut
+    from api.textio import read_texts
+    from core.wiring import build_classifier
+
+    if bool(args.texts) == bool(args.input):
+        raise InvalidInputError("give either TEXT arguments or --input FILE")
+    texts = [t.strip() for t in args.texts] if args.texts else read_texts(
+        args.input, text_column=args.text_column)
+    for i, t in enumerate(texts):
+        if not t:
+            raise InvalidInputError(f"text {i + 1} is empty")
+        if len(t) > MAX_CHARS:
+            texts[i] = t[:MAX_CHARS]
+    classifier = build_classifier(_settings(args))
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        chunk = 256
+        with tqdm(total=len(texts), desc="classify", unit="text", file=sys.stderr,
+                  disable=len(texts) <= chunk) as bar:
+            for i in range(0, len(texts), chunk):
+                part = texts[i:i + chunk]
+                for text, p in zip(part, classifier.classify(part), strict=True):
+                    out.write(PredictionOut.of(text, p).model_dump_json() + "\n")
+                bar.update(len(part))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from core.wiring import build_store
+
+    store = build_store(_settings(args).store_url)
+    try:
+        remaining, cursor = args.limit, None
+        while remaining > 0:
+            page = store.query(source=args.source, ticker=args.ticker, since=args.since,
+                               until=args.until, limit=min(remaining, 1000), cursor=cursor)
+            for s in page.items:
+                _emit(s.model_dump_json())
+            remaining -= len(page.items)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_model_train(args: argparse.Namespace) -> int:
+    from model.train import TrainConfig, train
+
+    fields = {k: v for k, v in {
+        "base_model": args.base_model, "train_csv": args.train_csv, "test_csv": args.test_csv,
+        "out_dir": args.out, "epochs": args.epochs, "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size, "max_length": args.max_length, "seed": args.seed,
+    }.items() if v is not None}
+    metrics = train(TrainConfig(**fields))
+    test = metrics.get("test", {})
+    _emit(json.dumps({"model_dir": str(args.out or TrainConfig().out_dir),
+                      "model_version": metrics["model_version"],
+                      "best_epoch": metrics["best_epoch"],
+                      "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
+                      "train_seconds": metrics["train_seconds"]}))
+    return 0
+
+
+def cmd_model_evaluate(args: argparse.Namespace) -> int:
+    from model.data import TWITTER_LABELS
+    from model.evaluate import evaluate
+
+    settings = _settings(args)
+    metrics = evaluate(settings.model_dir, args.input, model_file=args.model_file,
+                       text_column=args.text_column, label_column=args.label_column,
+                       numeric=TWITTER_LABELS if args.twitter_labels else None)
+    _emit(json.dumps(metrics))
+    return 0
+
+
+def cmd_bench_classify(args: argparse.Namespace) -> int:
+    from model.bench import bench_classify
+
+    settings = _settings(args)
+    result = bench_classify(settings.model_dir, model_file=args.model_file, runs=args.runs,
+                            threads=args.threads, batch_size=args.batch_size,
+                            **({"input_csv": args.input} if args.input else {}))
+    text = json.dumps(result)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    _emit(text)
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", dest="store_url", metavar="URL",
+                   help="signal store URL (default: $NEWSIG_STORE_URL or sqlite:///var/signals.db)")
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="model folder (default: $NEWSIG_MODEL_DIR or artifacts/model)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsig", description="News Signals: financial news "
+                                     "sentiment signals from RSS/Atom feeds.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the API and the ingestion scheduler")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
+    p.add_argument("--interval", type=float, default=None, help="seconds between passes (300)")
+    p.add_argument("--no-ingest", action="store_true", help="serve the API only")
+    _store_arg(p)
+    _model_arg(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ingest", help="poll feeds, classify new headlines, store signals")
+    p.add_argument("--once", action="store_true", help="one pass, print its summary, exit")
+    p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
+    p.add_argument("--interval", type=float, default=None, help="seconds between passes")
+    p.add_argument("--timeout", type=float, default=None, help="per-feed timeout in seconds")
+    _store_arg(p)
+    _model_arg(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("classify", help="classify headlines, print JSON lines")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--input", help="CSV, JSONL or TXT file (- for stdin)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--output", help="write JSON lines here instead of stdout")
+    _model_arg(p)
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("signals", help="query stored signals, print JSON lines (newest first)")
+    p.add_argument("--source")
+    p.add_argument("--ticker")
+    p.add_argument("--since", type=_datetime)
+    p.add_argument("--until", type=_datetime)
+    p.add_argument("--limit", type=int, default=100)
+    _store_arg(p)
+    p.set_defaults(func=cmd_signals)
+
+    model = sub.add_parser("model", help="train and evaluate the classifier")
+    msub = model.add_subparsers(dest="model_command", required=True)
+    p = msub.add_parser("train", help="fine-tune, export ONNX + int8, evaluate")
+    p.add_argument("--base-model", help="HF id or folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--train-csv", type=Path)
+    p.add_argument("--test-csv", type=Path)
+    p.add_argument("--out", type=Path, help="model folder (default artifacts/model)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_model_train)
+
+    p = msub.add_parser("evaluate", help="accuracy, macro-F1, confusion matrix on a CSV")
+    p.add_argument("--input", required=True, help="CSV with text,label columns")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--model-file", default="model.int8.onnx")
+    p.add_argument("--twitter-labels", action="store_true",
+                   help="labels are 0 bearish, 1 bullish, 2 neutral")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_evaluate)
+
+    bench = sub.add_parser("bench", help="benchmarks that print JSON")
+    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    p = bsub.add_parser("classify", help="latency and throughput of the ONNX classifier")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--model-file", default="model.int8.onnx")
+    p.add_argument("--input", help="CSV of sentences (default: canonical test split)")
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_bench_classify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except NewsSignalsError as exc:
+        sys.stderr.write(f"newsig: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Request and response models of the HTTP API (the public contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from core.models import Prediction, Probabilities, Sentiment, Signal
+
+MAX_HEADLINES = 64
+MAX_CHARS = 1000
+
+Headline = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=MAX_CHARS)]
+
+HeadlineList = Annotated[list[Headline], Field(min_length=1, max_length=MAX_HEADLINES)]
+
+
+class OriginalQuery(BaseModel):
+    """The original project's body: {"query": {"headline": "..."}}."""
+
+    model_config = ConfigDict(extra="forbid")
+    headline: Headline
+
+
+class ClassifyRequest(BaseModel):
+    """Exactly one of `headline`, `headlines`, `query.headline` or `inputs`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"headline": "Nokia shares jump after record quarterly profit"},
+                     {"headlines": ["Profit warning sends shares lower", "Board meets Monday"]},
+                     {"query": {"headline": "Company X misses revenue estimates"}}]})
+
+    headline: Headline | None = None
+    headlines: HeadlineList | None = None
+    query: OriginalQuery | None = None
+    inputs: Headline | HeadlineList | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ClassifyRequest:
+        given = [name for name in ("headline", "headlines", "query", "inputs")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'headline', 'headlines' (1-64 items), "
+                             f"'query.headline' or 'inputs' (got {', '.join(given) or 'none'})")
+        return self
+
+    def texts(self) -> list[str]:
+        if self.headline is not None:
+            return [self.headline]
+        if self.headlines is not None:
+            return list(self.headlines)
+        if self.query is not None:
+            return [self.query.headline]
+        assert self.inputs is not None
+        return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+
+
+class PredictionOut(BaseModel):
+    text: str
+    label: Sentiment
+    probabilities: Probabilities
+    score: float = Field(description="P(positive) - P(negative), in [-1, 1]")
+    model_version: str
+
+    @classmethod
+    def of(cls, text: str, p: Prediction) -> PredictionOut:
+        return cls(text=text, label=p.label, probabilities=p.probabilities, score=p.score,
+                   model_version=p.model_version)
+
+
+class ClassifyResponse(BaseModel):
+    predictions: list[PredictionOut]
+
+
+class SignalsResponse(BaseModel):
+    items: list[Signal]
+    next_cursor: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model_version: str | None
+    model_error: str | None = None
+    store: dict[str, object]
+
+
+class SignalsQuery(BaseModel):
+    source: str | None = None
+    ticker: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None

@@ -1,0 +1,54 @@
+"""`newsig serve`: the API under uvicorn plus the in-process ingestion scheduler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from api.app import Services, create_app
+from core.settings import Settings
+from core.wiring import build_classifier, build_store
+
+log = logging.getLogger("newsig.serve")
+
+
+def build_app(settings: Settings, *, feeds_file: Path | None = None,
+              interval: float | None = None, schedule: bool = True):  # type: ignore[no-untyped-def]
+    from ingest.feeds import load_feeds
+    from ingest.pipeline import Ingestor
+    from ingest.scheduler import IngestScheduler
+
+    store = build_store(settings.store_url)
+    services = Services(store, classifier_factory=lambda: build_classifier(settings))
+    starts, stops = [], []
+    if schedule:
+        feeds = load_feeds(feeds_file or settings.feeds_file)
+        # Built eagerly so a missing model fails `newsig serve` at start, not on first request.
+        classifier = services.classifier
+        ingestor = Ingestor(classifier, store, timeout=settings.fetch_timeout,
+                            max_bytes=settings.max_feed_bytes,
+                            concurrency=settings.fetch_concurrency)
+
+        def report(summary) -> None:  # type: ignore[no-untyped-def]
+            sys.stdout.write(summary.model_dump_json(exclude={"feeds"}) + "\n")
+            sys.stdout.flush()
+
+        scheduler = IngestScheduler(ingestor, feeds, interval or settings.ingest_interval,
+                                    on_summary=report)
+        starts.append(scheduler.start)
+        stops.append(scheduler.stop)
+    stops.append(store.close)
+    app = create_app(services, lifespan_hooks=starts, shutdown_hooks=stops)
+    return app
+
+
+def serve(settings: Settings, *, host: str, port: int, feeds_file: Path | None,
+          interval: float | None, schedule: bool = True) -> None:
+    import uvicorn
+
+    app = build_app(settings, feeds_file=feeds_file, interval=interval, schedule=schedule)
+    log.info("serving on http://%s:%d", host, port)
+    sys.stderr.write(json.dumps({"event": "serving", "url": f"http://{host}:{port}"}) + "\n")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -1,0 +1,1 @@
+"""Backends behind the core ports: SQLite/DynamoDB stores, ONNX/SageMaker classifiers."""

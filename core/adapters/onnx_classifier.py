@@ -1,0 +1,128 @@
+"""In-process ONNX Runtime classifier: tokenizers + onnxruntime, no torch."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ClassifierError, InvalidInputError, ModelNotFoundError
+from core.models import Prediction
+from core.names import LABELS
+
+MODEL_FILES = ("tokenizer.json", "labels.json")
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / max(temperature, 1e-6)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def read_model_meta(model_dir: Path) -> dict:
+    """labels.json: {"labels": [...model output order...], "max_length": int, "temperature": f}."""
+    path = model_dir / "labels.json"
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelNotFoundError(f"{path} is missing: train a model with `newsig model train`"
+                                 ) from exc
+    except json.JSONDecodeError as exc:
+        raise ModelNotFoundError(f"{path} is not valid JSON: {exc}") from exc
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or sorted(labels) != sorted(LABELS):
+        raise ModelNotFoundError(f"{path}: labels must be a permutation of {list(LABELS)}")
+    return meta
+
+
+def read_model_version(model_dir: Path) -> str:
+    path = model_dir / "model_version"
+    return path.read_text().strip() if path.exists() else "unversioned"
+
+
+class OnnxClassifier:
+    """Classifies in length-sorted batches; returns calibrated probabilities in LABELS order."""
+
+    def __init__(self, model_dir: str | Path, *, model_file: str = "model.int8.onnx",
+                 threads: int = 0, batch_size: int = 32, max_length: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_dir = Path(model_dir)
+        model_path = self.model_dir / model_file
+        for name in (model_file, *MODEL_FILES):
+            if not (self.model_dir / name).exists():
+                raise ModelNotFoundError(
+                    f"model folder {self.model_dir} has no {name}: run `newsig model train` "
+                    f"or set NEWSIG_MODEL_DIR")
+        meta = read_model_meta(self.model_dir)
+        self._order = [meta["labels"].index(label) for label in LABELS]
+        self.temperature = float(meta.get("temperature", 1.0))
+        self.max_length = int(max_length or meta.get("max_length", 128))
+        self.batch_size = batch_size
+        self._model_version = read_model_version(self.model_dir)
+
+        self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=self.max_length)
+        self.tokenizer.no_padding()
+        pad = self.tokenizer.token_to_id("[PAD]")
+        self._pad_id = 0 if pad is None else pad
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(model_path), sess_options=opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelNotFoundError(f"cannot load {model_path}: {exc}") from exc
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self._lock = threading.Lock()  # tokenizer truncation state is shared
+
+    @property
+    def model_version(self) -> str:
+        return self._model_version
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        with self._lock:
+            return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, :len(seq)] = seq
+            mask[row, :len(seq)] = 1
+        feed = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        try:
+            (logits,) = self.session.run(["logits"], feed)
+        except Exception as exc:
+            raise ClassifierError(f"ONNX model failed: {exc}") from exc
+        return logits
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        if isinstance(texts, str):
+            raise InvalidInputError("classify takes a sequence of texts, not one string")
+        if not texts:
+            return []
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
+        encoded = self._encode(texts)
+        # Length bucketing: sort by token count so each batch pads little.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        probs = np.empty((len(texts), len(LABELS)), dtype=np.float64)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            logits = self._run([encoded[i] for i in idx])
+            probs[idx] = softmax(logits, self.temperature)[:, self._order]
+        return [Prediction.from_probabilities(tuple(row), self._model_version) for row in probs]

@@ -1,0 +1,26 @@
+"""Names defined once and imported by infra/, dashboards/ and the adapters."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Label order used everywhere: model outputs, probabilities, metrics, plots.
+LABELS: Final[tuple[str, str, str]] = ("negative", "neutral", "positive")
+
+# --- DynamoDB signals table (single-table design) ---------------------------------
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+TABLE_GSI_TICKER: Final = "gsi_ticker"
+TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+
+# --- Metrics (CloudWatch EMF namespace and names) ---------------------------------
+METRIC_NAMESPACE: Final = "NewsSignals"
+METRIC_HEADLINES_SEEN: Final = "HeadlinesSeen"
+METRIC_SIGNALS_WRITTEN: Final = "SignalsWritten"
+METRIC_DUPLICATES: Final = "Duplicates"
+METRIC_FEED_FAILURES: Final = "FeedFailures"
+METRIC_CLASSIFY_LATENCY: Final = "ClassifyLatency"
+METRIC_SIGNALS_PER_LABEL: Final = "SignalsPerLabel"
+
+# --- Environment -------------------------------------------------------------------
+ENV_PREFIX: Final = "NEWSIG_"

@@ -1,0 +1,50 @@
+"""Ports: the two protocols every backend implements (contract-tested in tests/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from core.models import Prediction, PutResult, Signal, SignalPage, SummaryBucket
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    @property
+    def model_version(self) -> str: ...
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        """Classify texts in batches; one Prediction per text, in order."""
+        ...
+
+
+@runtime_checkable
+class SignalStore(Protocol):
+    def put_many(self, signals: Iterable[Signal]) -> PutResult:
+        """Write signals; a signal_id is written at most once (repeats count as duplicates)."""
+        ...
+
+    def existing_ids(self, signal_ids: Iterable[str]) -> set[str]:
+        """The subset of signal_ids already stored."""
+        ...
+
+    def get(self, signal_id: str) -> Signal | None: ...
+
+    def query(self, *, source: str | None = None, ticker: str | None = None,
+              since: datetime | None = None, until: datetime | None = None,
+              limit: int = 100, cursor: str | None = None) -> SignalPage:
+        """Newest first by first_seen_at, since <= t < until, paginated by an opaque cursor."""
+        ...
+
+    def latest(self, n: int = 20) -> list[Signal]: ...
+
+    def summary(self, *, source: str | None = None, ticker: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                bucket_seconds: int = 3600) -> list[SummaryBucket]:
+        """Counts per label and mean score per time bucket, oldest first."""
+        ...
+
+    def health(self) -> dict[str, object]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,39 @@
+"""One Settings object (environment prefix NEWSIG_); never read at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.names import ENV_PREFIX
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    #: Where signals live: sqlite:///path/signals.db or dynamodb://TABLE?region=...
+    store_url: str = "sqlite:///var/signals.db"
+    #: Which classifier serves: "onnx" (in-process) or "sagemaker".
+    classifier: str = "onnx"
+    #: Model folder written by `newsig model train`.
+    model_dir: Path = Path("artifacts/model")
+    #: ONNX file inside model_dir that serves (the int8 model by default).
+    model_file: str = "model.int8.onnx"
+    #: onnxruntime intra-op threads (0 = onnxruntime's default).
+    onnx_threads: int = Field(default=0, ge=0)
+    #: Largest batch the classifier runs at once.
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    sagemaker_endpoint: str | None = None
+    aws_region: str | None = None
+    #: Feeds file (TOML) used by the scheduler and the ingest Lambda.
+    feeds_file: Path | None = None
+    #: Seconds between scheduled ingestion passes.
+    ingest_interval: float = Field(default=300.0, gt=0)
+    #: Per-feed HTTP timeout in seconds.
+    fetch_timeout: float = Field(default=10.0, gt=0)
+    #: Largest feed body accepted, in bytes.
+    max_feed_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    #: Feeds fetched at once.
+    fetch_concurrency: int = Field(default=8, ge=1, le=256)

@@ -1,0 +1,98 @@
+"""Text normalisation and stable identities for articles and signals."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_WS = re.compile(r"\s+")
+_TAG_HINT = re.compile(r"<[A-Za-z/!]")
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]*|fbclid|gclid|dclid|mc_cid|mc_eid|ocid|cmpid|mod|src|ref|rss|feedtype|yptr)$",
+    re.IGNORECASE,
+)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def strip_html(text: str) -> str:
+    """Drop tags, keep their text; unescape entities (also double-escaped ones)."""
+    if _TAG_HINT.search(text):
+        parser = _TextExtractor()
+        parser.feed(text)
+        parser.close()
+        text = " ".join(parser.parts)
+    # Feeds often double-escape ("&amp;amp;"); unescape until stable (bounded).
+    for _ in range(3):
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    return text
+
+
+def normalise_text(text: str | None) -> str:
+    """HTML stripped, entities unescaped, Unicode NFC, whitespace folded, trimmed."""
+    if not text:
+        return ""
+    text = strip_html(text)
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    return _WS.sub(" ", text).strip()
+
+
+def story_key(title: str) -> str:
+    """Title reduced to lower-case words: one story syndicated by several outlets."""
+    return _NON_WORD.sub(" ", normalise_text(title).casefold()).strip()
+
+
+def canonical_link(link: str | None) -> str:
+    """Scheme and host lower-cased, default port, tracking parameters and fragment dropped."""
+    if not link:
+        return ""
+    link = link.strip()
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return link
+    if not parts.scheme or not parts.netloc:
+        return link
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port if parts.port not in (None, 80 if scheme == "http" else 443) else None
+    netloc = f"{host}:{port}" if port else host
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _TRACKING_PARAMS.match(k)]
+    path = parts.path or "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+
+
+def stable_hash(*parts: str, length: int = 32) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+def make_signal_id(source_id: str, guid: str | None, link: str | None, title: str) -> str:
+    """Stable id: source + GUID, else source + canonical link, else source + title."""
+    if guid and guid.strip():
+        return stable_hash(source_id, "guid", guid.strip())
+    link_key = canonical_link(link)
+    if link_key:
+        return stable_hash(source_id, "link", link_key)
+    return stable_hash(source_id, "title", story_key(title))
+
+
+def make_story_id(title: str) -> str:
+    return stable_hash("story", story_key(title), length=24)

@@ -1,0 +1,70 @@
+"""Builds adapters from settings. The only place clients and backends are chosen.
+
+Adapters are imported lazily so `core` pulls in no optional dependency at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import parse_qs, urlsplit
+
+from core.errors import ConfigError
+from core.ports import Classifier, SignalStore
+from core.settings import Settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def build_store(url: str) -> SignalStore:
+    """A store from a URL: sqlite:///path/to/signals.db or dynamodb://TABLE?region=..."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        from core.adapters.sqlite_store import SQLiteSignalStore
+
+        # sqlite:///var/signals.db -> var/signals.db ; sqlite:////abs/path.db -> /abs/path.db
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parts.path
+        if not path:
+            raise ConfigError(f"store URL {url!r} names no file: use sqlite:///path/signals.db")
+        return SQLiteSignalStore(path)
+    if parts.scheme == "dynamodb":
+        try:
+            from core.adapters.dynamodb_store import DynamoDBSignalStore
+        except ImportError as exc:  # pragma: no cover - depends on installed extras
+            raise ConfigError(f"DynamoDB store needs the 'aws' extra: {exc}") from exc
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        table = parts.netloc or parts.path.lstrip("/")
+        if not table:
+            raise ConfigError(f"store URL {url!r} names no table: use dynamodb://TABLE")
+        return DynamoDBSignalStore(table, region=query.get("region"),
+                                   endpoint_url=query.get("endpoint_url"))
+    raise ConfigError(f"unknown store URL {url!r}: use sqlite:///PATH or dynamodb://TABLE")
+
+
+def build_classifier(settings: Settings) -> Classifier:
+    kind = settings.classifier.lower()
+    if kind == "onnx":
+        from core.adapters.onnx_classifier import OnnxClassifier
+
+        return OnnxClassifier(settings.model_dir, model_file=settings.model_file,
+                              threads=settings.onnx_threads, batch_size=settings.batch_size)
+    if kind == "sagemaker":
+        if not settings.sagemaker_endpoint:
+            raise ConfigError("NEWSIG_SAGEMAKER_ENDPOINT must be set for classifier=sagemaker")
+        from core.adapters.sagemaker_classifier import SageMakerClassifier
+
+        return SageMakerClassifier(settings.sagemaker_endpoint, region=settings.aws_region,
+                                   batch_size=settings.batch_size)
+    raise ConfigError(f"unknown classifier {settings.classifier!r}: use onnx or sagemaker")
+
+
+@lru_cache(maxsize=4)
+def cached_store(url: str) -> SignalStore:
+    return build_store(url)
+
+
+@lru_cache(maxsize=1)
+def cached_classifier() -> Classifier:
+    return build_classifier(get_settings())

@@ -1,0 +1,1 @@
+"""Feed ingestion: fetch (httpx) -> parse (feedparser) -> dedup -> classify -> store."""

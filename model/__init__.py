@@ -1,0 +1,1 @@
+"""Model lifecycle: data loading, fine-tuning, evaluation, ONNX export, benchmarks."""

@@ -1,0 +1,92 @@
+"""Labelled data: CSV (text,label) files and the Financial PhraseBank text files."""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from core.errors import InvalidInputError
+from core.names import LABELS
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+FPB_DIR = DATA_DIR / "financial_phrasebank"
+FPB_TRAIN = FPB_DIR / "splits" / "sentences_75agree_train.csv"
+FPB_TEST = FPB_DIR / "splits" / "sentences_75agree_test.csv"
+TWITTER_TRAIN = DATA_DIR / "twitter_financial_news" / "sent_train.csv"
+
+_ALIASES = {"bearish": "negative", "bullish": "positive", "neg": "negative", "pos": "positive",
+            "neu": "neutral"}
+#: Twitter Financial News numeric labels.
+TWITTER_LABELS = {"0": "negative", "1": "positive", "2": "neutral"}
+
+
+def normalise_label(raw: str, *, numeric: dict[str, str] | None = None) -> str:
+    value = raw.strip().lower()
+    if numeric and value in numeric:
+        return numeric[value]
+    value = _ALIASES.get(value, value)
+    if value not in LABELS:
+        raise ValueError(f"label {raw!r} is not one of {', '.join(LABELS)}")
+    return value
+
+
+def load_labelled_csv(path: str | Path, *, text_column: str = "text", label_column: str = "label",
+                      numeric: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """Texts and label names from a CSV; a bad row is reported with file and line."""
+    path = Path(path)
+    texts: list[str] = []
+    labels: list[str] = []
+    try:
+        fh = path.open(newline="", encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"{path}: no such file") from exc
+    with fh:
+        reader = csv.DictReader(fh)
+        missing = {text_column, label_column} - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            line = reader.line_num
+            text = (row.get(text_column) or "").strip()
+            if not text:
+                raise InvalidInputError(f"{path}:{line}: empty text")
+            try:
+                labels.append(normalise_label(row.get(label_column) or "", numeric=numeric))
+            except ValueError as exc:
+                raise InvalidInputError(f"{path}:{line}: {exc}") from exc
+            texts.append(text)
+    if not texts:
+        raise InvalidInputError(f"{path}: no rows")
+    return texts, labels
+
+
+def load_phrasebank_txt(path: str | Path) -> tuple[list[str], list[str]]:
+    """A Sentences_<N>Agree.txt file (Latin-1, `sentence@label` lines)."""
+    texts, labels = [], []
+    for line in Path(path).read_text(encoding="latin-1").splitlines():
+        if "@" not in line:
+            continue
+        text, _, label = line.rpartition("@")
+        texts.append(text.strip())
+        labels.append(normalise_label(label))
+    return texts, labels
+
+
+def stratified_split(texts: list[str], labels: list[str], fraction: float, seed: int
+                     ) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
+    """(rest, held_out): held_out takes `fraction` of each label, chosen with `seed`."""
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, y in enumerate(labels):
+        by_label[y].append(i)
+    rng = random.Random(seed)
+    held: set[int] = set()
+    for idx in by_label.values():
+        idx = idx[:]
+        rng.shuffle(idx)
+        held.update(idx[:max(1, round(len(idx) * fraction))])
+    rest = [i for i in range(len(texts)) if i not in held]
+    held_sorted = sorted(held)
+    return (([texts[i] for i in rest], [labels[i] for i in rest]),
+            ([texts[i] for i in held_sorted], [labels[i] for i in held_sorted]))

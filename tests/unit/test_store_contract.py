@@ -1,0 +1,199 @@
+"""The SignalStore contract. Every store backend runs this same suite (see `store` fixture)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.adapters.sqlite_store import SQLiteSignalStore
+from core.errors import InvalidInputError
+from core.models import Article, Prediction, Signal
+from core.ports import SignalStore
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def make_signal(i: int, *, source: str = "feed-a", tickers: list[str] | None = None,
+                seen: datetime | None = None, probs: tuple[float, float, float] = (0.1, 0.2, 0.7),
+                title: str | None = None) -> Signal:
+    article = Article(source_id=source, title=title or f"Headline number {i}", guid=f"g-{i}",
+                      link=f"https://news.example/{i}", first_seen_at=seen or T0 + timedelta(
+                          minutes=i), published_at=T0 - timedelta(hours=1), tickers=tickers or [])
+    return Signal.from_article(article, Prediction.from_probabilities(probs, "test-v1"),
+                               scored_at=(seen or T0) + timedelta(seconds=1))
+
+
+def sqlite_factory(tmp_path: Path) -> SignalStore:
+    return SQLiteSignalStore(tmp_path / "contract.db")
+
+
+STORES = {"sqlite": sqlite_factory}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignalStore]:
+    s = STORES[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+def test_round_trip_keeps_every_field(store: SignalStore) -> None:
+    s = make_signal(1, tickers=["AAPL", "MSFT"])
+    assert store.put_many([s]).written == 1
+    got = store.get(s.signal_id)
+    assert got == s
+    assert store.get("missing") is None
+
+
+def test_put_many_is_idempotent(store: SignalStore) -> None:
+    batch = [make_signal(i) for i in range(5)]
+    first = store.put_many(batch)
+    assert (first.written, first.duplicates) == (5, 0)
+    again = store.put_many(batch + [make_signal(5)])
+    assert (again.written, again.duplicates) == (1, 5)
+    assert len(store.query(limit=100).items) == 6
+
+
+def test_duplicates_within_one_batch_count_once(store: SignalStore) -> None:
+    s = make_signal(1)
+    result = store.put_many([s, s, s])
+    assert (result.written, result.duplicates) == (1, 2)
+
+
+def test_first_write_wins(store: SignalStore) -> None:
+    s = make_signal(1, probs=(0.7, 0.2, 0.1))
+    store.put_many([s])
+    changed = s.model_copy(update={"model_version": "other"})
+    assert store.put_many([changed]).duplicates == 1
+    assert store.get(s.signal_id).model_version == "test-v1"  # type: ignore[union-attr]
+
+
+def test_existing_ids(store: SignalStore) -> None:
+    signals = [make_signal(i) for i in range(3)]
+    store.put_many(signals[:2])
+    ids = [s.signal_id for s in signals]
+    assert store.existing_ids(ids) == set(ids[:2])
+    assert store.existing_ids([]) == set()
+
+
+def test_query_newest_first_and_filters(store: SignalStore) -> None:
+    store.put_many([make_signal(i, source="a" if i % 2 else "b",
+                                tickers=["AAPL"] if i % 3 == 0 else []) for i in range(12)])
+    items = store.query(limit=100).items
+    assert [s.first_seen_at for s in items] == sorted((s.first_seen_at for s in items),
+                                                      reverse=True)
+    assert {s.source_id for s in store.query(source="a").items} == {"a"}
+    assert len(store.query(source="a").items) == 6
+    aapl = store.query(ticker="$aapl").items
+    assert [s.title for s in aapl] == [f"Headline number {i}" for i in (9, 6, 3, 0)]
+    assert store.query(ticker="aapl", source="a").items == [
+        s for s in aapl if s.source_id == "a"]
+    assert store.query(source="nope").items == []
+
+
+def test_time_range_is_since_inclusive_until_exclusive(store: SignalStore) -> None:
+    store.put_many([make_signal(i) for i in range(10)])
+    page = store.query(since=T0 + timedelta(minutes=3), until=T0 + timedelta(minutes=6))
+    assert [s.title for s in page.items] == [f"Headline number {i}" for i in (5, 4, 3)]
+    assert store.latest(2) == store.query(limit=2).items
+
+
+def test_cursor_pages_cover_everything_once(store: SignalStore) -> None:
+    # Several signals share a first_seen_at: the cursor must still never skip or repeat.
+    same = T0 + timedelta(hours=1)
+    signals = [make_signal(i, seen=same if i % 4 == 0 else None) for i in range(23)]
+    store.put_many(signals)
+    seen_ids: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = store.query(limit=5, cursor=cursor)
+        seen_ids += [s.signal_id for s in page.items]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == 5
+    assert sorted(seen_ids) == sorted(s.signal_id for s in signals)
+    assert len(seen_ids) == len(set(seen_ids))
+
+
+def test_cursor_with_ticker_filter(store: SignalStore) -> None:
+    store.put_many([make_signal(i, tickers=["NOK"]) for i in range(7)])
+    first = store.query(ticker="NOK", limit=4)
+    second = store.query(ticker="NOK", limit=4, cursor=first.next_cursor)
+    assert len(first.items) == 4 and len(second.items) == 3 and second.next_cursor is None
+    assert not {s.signal_id for s in first.items} & {s.signal_id for s in second.items}
+
+
+def test_bad_cursor_is_a_clear_input_error(store: SignalStore) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        store.query(cursor="not-a-cursor!!")
+    assert info.value.field == "cursor"
+
+
+def test_summary_buckets(store: SignalStore) -> None:
+    store.put_many([
+        make_signal(0, probs=(0.8, 0.1, 0.1)),                 # 09:00 negative -0.7
+        make_signal(30, probs=(0.1, 0.1, 0.8)),                # 09:30 positive +0.7
+        make_signal(45, probs=(0.1, 0.8, 0.1)),                # 09:45 neutral 0
+        make_signal(70, probs=(0.1, 0.2, 0.7), tickers=["X"]),  # 10:10 positive +0.6
+    ])
+    buckets = store.summary(bucket_seconds=3600)
+    assert [b.start for b in buckets] == [T0, T0 + timedelta(hours=1)]
+    assert buckets[0].counts == {"negative": 1, "neutral": 1, "positive": 1}
+    assert buckets[0].total == 3 and buckets[0].mean_score == pytest.approx(0.0)
+    assert buckets[1].counts["positive"] == 1 and buckets[1].mean_score == pytest.approx(0.6)
+    only_x = store.summary(ticker="X")
+    assert len(only_x) == 1 and only_x[0].total == 1
+
+
+def test_two_threads_writing_at_once(store: SignalStore) -> None:
+    # Overlapping ranges: 0-299 and 150-449. Every id must end up stored exactly once.
+    results = []
+    barrier = threading.Barrier(2)
+
+    def writer(lo: int, hi: int) -> None:
+        barrier.wait()
+        total_written = 0
+        for start in range(lo, hi, 25):
+            total_written += store.put_many([make_signal(i) for i in range(start, start + 25)]
+                                            ).written
+        results.append(total_written)
+
+    threads = [threading.Thread(target=writer, args=r) for r in ((0, 300), (150, 450))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(results) == 450
+    ids: set[str] = set()
+    cursor = None
+    while True:
+        page = store.query(limit=1000, cursor=cursor)
+        ids |= {s.signal_id for s in page.items}
+        if not (cursor := page.next_cursor):
+            break
+    assert len(ids) == 450
+
+
+def test_health_reports_ok(store: SignalStore) -> None:
+    store.put_many([make_signal(1)])
+    health = store.health()
+    assert health["ok"] is True and health["signals"] == 1
+
+
+def test_sqlite_persists_across_reopen_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "signals.db"
+    first = SQLiteSignalStore(path)
+    first.put_many([make_signal(1)])
+    first.close()
+    second = SQLiteSignalStore(path)
+    assert len(second.query().items) == 1
+    assert second._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert second._conn().execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    second.close()
