@@ -50,7 +50,7 @@ def build_tiny_model(out: Path, *, seed: int = 0, hidden: int = 32, layers: int 
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=2, intermediate_size=hidden * 2,
-                        max_position_embeddings=128, num_labels=len(LABELS), 
+                        max_position_embeddings=128, num_labels=len(LABELS),
                         id2label=dict(enumerate(LABELS)),
                         label2id={label: i for i, label in enumerate(LABELS)})
     model = BertForSequenceClassification(config)

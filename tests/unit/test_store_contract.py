@@ -53,7 +53,7 @@ def test_put_many_is_idempotent(store: SignalStore) -> None:
     batch = [make_signal(i) for i in range(5)]
     first = store.put_many(batch)
     assert (first.written, first.duplicates) == (5, 0)
-    again = store.put_many(batch + [make_signal(5)])
+    again = store.put_many([*batch, make_signal(5)])
     assert (again.written, again.duplicates) == (1, 5)
     assert len(store.query(limit=100).items) == 6
 

@@ -1,0 +1,150 @@
+"""The HTTP API with the real tiny ONNX model and a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import Services, create_app
+from core.adapters.onnx_classifier import OnnxClassifier
+from core.adapters.sqlite_store import SQLiteSignalStore
+from core.errors import ClassifierUnavailableError, ModelNotFoundError
+from tests.unit.test_store_contract import T0, make_signal
+
+
+@pytest.fixture
+def client(classifier: OnnxClassifier, sqlite_store: SQLiteSignalStore) -> Iterator[TestClient]:
+    app = create_app(Services(sqlite_store, classifier=classifier))
+    with TestClient(app) as c:
+        yield c
+
+
+def test_classify_one_headline(client: TestClient, classifier: OnnxClassifier) -> None:
+    r = client.post("/classify", json={"headline": "  shares rose on record profit "})
+    assert r.status_code == 200
+    (p,) = r.json()["predictions"]
+    assert p["text"] == "shares rose on record profit"
+    assert p["label"] == "positive"
+    assert set(p["probabilities"]) == {"negative", "neutral", "positive"}
+    assert p["score"] == pytest.approx(p["probabilities"]["positive"]
+                                       - p["probabilities"]["negative"])
+    assert p["model_version"] == classifier.model_version
+
+
+def test_classify_many_keeps_order(client: TestClient) -> None:
+    texts = ["profit fell to a loss", "board meets monday", "shares rose on record profit"]
+    r = client.post("/classify", json={"headlines": texts})
+    assert r.status_code == 200
+    preds = r.json()["predictions"]
+    assert [p["text"] for p in preds] == texts
+    assert [p["label"] for p in preds] == ["negative", "neutral", "positive"]
+
+
+def test_original_and_sagemaker_bodies(client: TestClient) -> None:
+    original = client.post("/classify", json={"query": {"headline": "profit fell to a loss"}})
+    assert original.status_code == 200
+    assert original.json()["predictions"][0]["label"] == "negative"
+    inputs = client.post("/classify", json={"inputs": "board meets monday"})
+    assert inputs.json()["predictions"][0]["label"] == "neutral"
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ({}, "exactly one"),
+    ({"headline": "a", "headlines": ["b"]}, "exactly one"),
+    ({"headline": "   "}, "headline"),
+    ({"headline": "x" * 1001}, "headline"),
+    ({"headlines": []}, "headlines"),
+    ({"headlines": ["ok"] * 65}, "headlines"),
+    ({"headlines": ["ok", ""]}, "headlines"),
+    ({"headline": 5}, "headline"),
+    ({"headlne": "typo"}, "headlne"),
+    ({"query": {}}, "query"),
+])
+def test_bad_bodies_get_422_naming_the_problem(client: TestClient, body: dict,
+                                               needle: str) -> None:
+    r = client.post("/classify", json=body)
+    assert r.status_code == 422
+    assert needle in r.text
+
+
+def test_not_json_is_422(client: TestClient) -> None:
+    r = client.post("/classify", content=b"{not json", headers={"content-type":
+                                                                 "application/json"})
+    assert r.status_code == 422
+
+
+def test_signals_query_and_cursor(client: TestClient, sqlite_store: SQLiteSignalStore) -> None:
+    sqlite_store.put_many([make_signal(i, source="a" if i % 2 else "b",
+                                       tickers=["NOK"] if i < 4 else []) for i in range(10)])
+    r = client.get("/signals", params={"limit": 4})
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["items"]) == 4 and body["next_cursor"]
+    titles = [s["title"] for s in body["items"]]
+    assert titles == [f"Headline number {i}" for i in (9, 8, 7, 6)]
+    rest = client.get("/signals", params={"limit": 100, "cursor": body["next_cursor"]}).json()
+    assert len(rest["items"]) == 6 and rest["next_cursor"] is None
+    item = body["items"][0]
+    for key in ("signal_id", "story_id", "source_id", "title", "link", "published_at",
+                "first_seen_at", "scored_at", "tickers", "label", "probabilities", "score",
+                "model_version"):
+        assert key in item
+    assert [s["title"] for s in client.get("/signals", params={"ticker": "nok"}).json()[
+        "items"]] == [f"Headline number {i}" for i in (3, 2, 1, 0)]
+    assert {s["source_id"] for s in client.get("/signals?source=a").json()["items"]} == {"a"}
+    since = (T0 + timedelta(minutes=2)).isoformat()
+    until = (T0 + timedelta(minutes=5)).isoformat()
+    ranged = client.get("/signals", params={"since": since, "until": until}).json()["items"]
+    assert [s["title"] for s in ranged] == [f"Headline number {i}" for i in (4, 3, 2)]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": 0}, "limit"), ({"limit": 5000}, "limit"), ({"since": "yesterday"}, "since"),
+    ({"cursor": "garbage!"}, "cursor"),
+    ({"since": "2026-11-21T00:00:00Z", "until": "2026-11-20T00:00:00Z"}, "since"),
+])
+def test_bad_signal_queries_get_422(client: TestClient, params: dict, field: str) -> None:
+    r = client.get("/signals", params=params)
+    assert r.status_code == 422
+    assert field in str(r.json()["detail"])
+
+
+def test_health_and_openapi(client: TestClient, classifier: OnnxClassifier) -> None:
+    h = client.get("/health")
+    assert h.status_code == 200
+    assert h.json()["status"] == "ok"
+    assert h.json()["model_version"] == classifier.model_version
+    assert h.json()["store"]["backend"] == "sqlite"
+    spec = client.get("/openapi.json").json()
+    assert {"/classify", "/signals", "/health"} <= set(spec["paths"])
+
+
+def test_missing_model_degrades_health_and_classify_503(tmp_path: Path,
+                                                        sqlite_store: SQLiteSignalStore) -> None:
+    def factory() -> OnnxClassifier:
+        return OnnxClassifier(tmp_path / "no-model")
+
+    with TestClient(create_app(Services(sqlite_store, classifier_factory=factory))) as c:
+        h = c.get("/health")
+        assert h.status_code == 503 and h.json()["status"] == "degraded"
+        assert "newsig model train" in h.json()["model_error"]
+        r = c.post("/classify", json={"headline": "x"})
+        assert r.status_code == 503
+        assert r.json()["detail"][0]["type"] == ModelNotFoundError.__name__
+        assert c.get("/signals").status_code == 200  # the store still serves
+
+
+def test_classifier_outage_is_503(sqlite_store: SQLiteSignalStore) -> None:
+    class Down:
+        model_version = "down"
+
+        def classify(self, texts: list[str]) -> list:
+            raise ClassifierUnavailableError("endpoint throttled")
+
+    with TestClient(create_app(Services(sqlite_store, classifier=Down()))) as c:
+        r = c.post("/classify", json={"headline": "x"})
+        assert r.status_code == 503 and "throttled" in r.text

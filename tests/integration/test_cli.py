@@ -1,0 +1,222 @@
+"""The `newsig` console script, run as a user would (subprocesses, real files, real server)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_ingest import ATOM_ENTRIES, RSS_ITEMS
+from tests.support.feed_server import FeedServer, Route, atom, rss
+
+NEWSIG = str(Path(sys.executable).parent / "newsig")
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 120,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEWSIG_STORE_URL": "sqlite:///should-not-be-used.db"}
+    return subprocess.run([NEWSIG, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=env, input=stdin)
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def feeds_file(feed_server: FeedServer, tmp_path: Path) -> Path:
+    feed_server.routes["/rss.xml"] = Route(rss(RSS_ITEMS))
+    feed_server.routes["/atom.xml"] = Route(atom(ATOM_ENTRIES))
+    path = tmp_path / "feeds.toml"
+    path.write_text(f'[[feeds]]\nid = "rss"\nurl = "{feed_server.url("/rss.xml")}"\n'
+                    f'tickers = ["NOK"]\n\n[[feeds]]\nid = "atom"\n'
+                    f'url = "{feed_server.url("/atom.xml")}"\n\n[[feeds]]\nid = "gone"\n'
+                    f'url = "{feed_server.url("/gone.xml")}"\n')
+    return path
+
+
+def test_classify_texts(tiny_model_dir: Path) -> None:
+    r = run("classify", "--model-dir", str(tiny_model_dir), "profit rose to a record",
+            "profit fell to a loss")
+    assert r.returncode == 0, r.stderr
+    out = lines(r.stdout)
+    assert [o["text"] for o in out] == ["profit rose to a record", "profit fell to a loss"]
+    assert [o["label"] for o in out] == ["positive", "negative"]
+    assert set(out[0]) == {"text", "label", "probabilities", "score", "model_version"}
+
+
+def test_classify_csv_with_multiline_fields_keeps_row_order(tiny_model_dir: Path,
+                                                           tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    rows = [("1", "profit rose,\nto a record"), ("2", 'board "meets" monday'),
+            ("3", "profit fell to a loss")]
+    with src.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "headline"])
+        w.writerows(rows)
+    out = tmp_path / "out.jsonl"
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(src),
+            "--text-column", "headline", "--output", str(out))
+    assert r.returncode == 0, r.stderr
+    got = lines(out.read_text())
+    assert [g["text"] for g in got] == [t for _, t in rows]
+    assert [g["label"] for g in got] == ["positive", "neutral", "negative"]
+
+
+def test_classify_jsonl_and_txt(tiny_model_dir: Path, tmp_path: Path) -> None:
+    jl = tmp_path / "in.jsonl"
+    jl.write_text('{"text": "profit fell to a loss"}\n\n"board meets monday"\n')
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(jl))
+    assert [o["text"] for o in lines(r.stdout)] == ["profit fell to a loss",
+                                                    "board meets monday"]
+    txt = tmp_path / "in.txt"
+    txt.write_text("shares rose on record profit\n\nprofit fell to a loss\n")
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(txt))
+    assert [o["label"] for o in lines(r.stdout)] == ["positive", "negative"]
+
+
+def test_classify_bad_input_names_file_and_line(tiny_model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text('text\n"first ok"\n"multi\nline"\n""\nlast\n')
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(src))
+    assert r.returncode == 2
+    assert f"{src}:5: empty text" in r.stderr
+    assert r.stdout == ""
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(src),
+            "--text-column", "headline")
+    assert r.returncode == 2 and "no column 'headline'" in r.stderr
+    jl = tmp_path / "bad.jsonl"
+    jl.write_text('{"text": "ok"}\n{broken\n')
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(jl))
+    assert r.returncode == 2 and f"{jl}:2: invalid JSON" in r.stderr
+
+
+def test_missing_model_is_a_clear_cli_error(tmp_path: Path) -> None:
+    r = run("classify", "--model-dir", str(tmp_path / "none"), "hello")
+    assert r.returncode == 2
+    assert "newsig model train" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_ingest_once_twice_then_query(tiny_model_dir: Path, feeds_file: Path,
+                                      tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'db' / 'signals.db'}"
+    args = ("ingest", "--once", "--feeds", str(feeds_file), "--store", store,
+            "--model-dir", str(tiny_model_dir))
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    (summary,) = lines(first.stdout)
+    assert summary["feeds_ok"] == 2
+    assert [f["id"] for f in summary["feeds_failed"]] == ["gone"]
+    assert "404" in summary["feeds_failed"][0]["reason"]
+    assert (summary["entries_seen"], summary["signals_written"], summary["duplicates"]) == (
+        6, 5, 1)
+    (again,) = lines(run(*args).stdout)
+    assert (again["signals_written"], again["duplicates"]) == (0, 6)
+
+    r = run("signals", "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert len(lines(r.stdout)) == 5
+    nok = lines(run("signals", "--store", store, "--ticker", "NOK", "--limit", "2").stdout)
+    assert len(nok) == 2 and all("NOK" in s["tickers"] for s in nok)
+    atom_only = lines(run("signals", "--store", store, "--source", "atom").stdout)
+    assert {s["source_id"] for s in atom_only} == {"atom"} and len(atom_only) == 2
+
+
+def test_bad_feeds_file_is_a_clear_cli_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "feeds.toml"
+    bad.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/x"\n')
+    r = run("ingest", "--once", "--feeds", str(bad), "--store",
+            f"sqlite:///{tmp_path / 's.db'}", "--model-dir", str(tiny_model_dir))
+    assert r.returncode == 2
+    assert f"{bad}, feed #1: id" in r.stderr
+
+
+def test_model_evaluate(tiny_model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "labelled.csv"
+    src.write_text("text,label\nprofit rose to a record,positive\nprofit fell to a loss,"
+                   "negative\nboard meets monday,neutral\nsales decline miss,positive\n")
+    r = run("model", "evaluate", "--model-dir", str(tiny_model_dir), "--input", str(src))
+    assert r.returncode == 0, r.stderr
+    (m,) = lines(r.stdout)
+    assert m["n"] == 4
+    assert m["accuracy"] == pytest.approx(0.75)
+    assert sum(map(sum, m["confusion_matrix"])) == 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nfine,neutral\nweird,maybe\n")
+    r = run("model", "evaluate", "--model-dir", str(tiny_model_dir), "--input", str(bad))
+    assert r.returncode == 2 and f"{bad}:3: label 'maybe'" in r.stderr
+
+
+def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "sentences.csv"
+    src.write_text("text,label\n" + "".join(f"profit rose {i},positive\n" for i in range(40)))
+    out = tmp_path / "bench.json"
+    r = run("bench", "classify", "--model-dir", str(tiny_model_dir), "--runs", "2",
+            "--input", str(src), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    (result,) = lines(r.stdout)
+    assert result == json.loads(out.read_text())
+    assert result["single"]["p50_ms"] > 0
+    assert result["single"]["p99_ms"] >= result["single"]["p50_ms"]
+    assert result["batched"]["sentences_per_s"] > 0
+    assert result["single"]["sentences"] == 40
+
+
+def test_serve_classifies_and_ingests_on_schedule(tiny_model_dir: Path, feeds_file: Path,
+                                                  tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [NEWSIG, "serve", "--port", str(port), "--feeds", str(feeds_file), "--interval", "1",
+         "--store", f"sqlite:///{tmp_path / 'serve.db'}", "--model-dir", str(tiny_model_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        r = httpx.post(f"{base}/classify", json={"headline": "profit fell to a loss"})
+        assert r.status_code == 200 and r.json()["predictions"][0]["label"] == "negative"
+        deadline = time.monotonic() + 30
+        while True:
+            items = httpx.get(f"{base}/signals").json()["items"]
+            if len(items) == 5:
+                break
+            assert time.monotonic() < deadline, f"scheduler stored {len(items)} signals"
+            time.sleep(0.3)
+        time.sleep(2.5)  # more scheduled passes: still exactly five signals
+        assert len(httpx.get(f"{base}/signals").json()["items"]) == 5
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    summaries = lines(out)
+    assert len(summaries) >= 2
+    assert summaries[0]["signals_written"] == 5
+    assert all(s["signals_written"] == 0 for s in summaries[1:])
+    assert proc.returncode == 0
