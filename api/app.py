@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -27,6 +27,8 @@ from core.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from core.feedhealth import FeedHealth, feed_health
+from core.models import FeedConfig
 from core.ports import Classifier, SignalStore
 
 VERSION = "0.1.0"
@@ -36,8 +38,10 @@ class Services:
     """What the routes need; the classifier is built on first use (and errors are kept)."""
 
     def __init__(self, store: SignalStore, classifier: Classifier | None = None,
-                 classifier_factory: Callable[[], Classifier] | None = None) -> None:
+                 classifier_factory: Callable[[], Classifier] | None = None,
+                 feeds: Sequence[FeedConfig] = ()) -> None:
         self.store = store
+        self.feeds = list(feeds)
         self._classifier = classifier
         self._factory = classifier_factory
         self._lock = threading.Lock()
@@ -111,12 +115,19 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
+        distinct: Annotated[Literal["story"] | None, Query(
+            description="'story': each story once, at its earliest sighting")] = None,
     ) -> SignalsResponse:
         if since and until and since >= until:
             raise InvalidInputError("'since' must be before 'until'", field="since")
         page = services.store.query(source=source, ticker=ticker, since=since, until=until,
-                                    limit=limit, cursor=cursor)
+                                    limit=limit, cursor=cursor,
+                                    distinct_story=distinct == "story")
         return SignalsResponse(items=page.items, next_cursor=page.next_cursor)
+
+    @app.get("/feeds", response_model=list[FeedHealth], tags=["signals"])
+    def feeds() -> list[FeedHealth]:
+        return feed_health(services.feeds, services.store.get_feed_states())
 
     @app.get("/health", response_model=HealthResponse, tags=["ops"])
     def health() -> JSONResponse:

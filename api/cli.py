@@ -21,7 +21,7 @@ from core.settings import Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
-    for name in ("store_url", "model_dir", "classifier"):
+    for name in ("store_url", "model_dir", "classifier", "ticker_table"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -58,17 +58,34 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     feeds = load_feeds(args.feeds or settings.feeds_file)
     store = build_store(settings.store_url)
     try:
-        ingestor = Ingestor(build_classifier(settings), store, timeout=args.timeout
-                            or settings.fetch_timeout, max_bytes=settings.max_feed_bytes,
-                            concurrency=settings.fetch_concurrency)
+        overrides = {k: v for k, v in {"timeout": args.timeout, "interval": args.interval
+                                       }.items() if v is not None}
+        ingestor = Ingestor.from_settings(settings, build_classifier(settings), store,
+                                          **overrides)
         while True:
-            summary = ingestor.run_once(feeds)
-            _emit(summary.model_dump_json(exclude={"feeds"} if not args.verbose else None))
+            summary = ingestor.run_once(feeds, force=args.force)
+            _emit(summary.model_dump_json(exclude=None if args.verbose else {"feeds"}))
             if args.once:
-                return 0 if not summary.errors else 1
+                return 1 if summary.pending or summary.errors else 0
             time.sleep(args.interval or settings.ingest_interval)
     finally:
         store.close()
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from core.feedhealth import feed_health
+    from core.wiring import build_store
+    from ingest.feeds import load_feeds
+
+    settings = _settings(args)
+    feeds = load_feeds(args.feeds or settings.feeds_file)
+    store = build_store(settings.store_url)
+    try:
+        for health in feed_health(feeds, store.get_feed_states()):
+            _emit(health.model_dump_json())
+    finally:
+        store.close()
+    return 0
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -112,7 +129,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
         remaining, cursor = args.limit, None
         while remaining > 0:
             page = store.query(source=args.source, ticker=args.ticker, since=args.since,
-                               until=args.until, limit=min(remaining, 1000), cursor=cursor)
+                               until=args.until, limit=min(remaining, 1000), cursor=cursor,
+                               distinct_story=args.distinct == "story")
             for s in page.items:
                 _emit(s.model_dump_json())
             remaining -= len(page.items)
@@ -192,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
     p.add_argument("--interval", type=float, default=None, help="seconds between passes (300)")
     p.add_argument("--no-ingest", action="store_true", help="serve the API only")
+    p.add_argument("--tickers", dest="ticker_table", type=Path, default=None,
+                   help="CSV of company names -> tickers (name,ticker)")
     _store_arg(p)
     _model_arg(p)
     p.set_defaults(func=cmd_serve)
@@ -201,9 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
     p.add_argument("--interval", type=float, default=None, help="seconds between passes")
     p.add_argument("--timeout", type=float, default=None, help="per-feed timeout in seconds")
+    p.add_argument("--force", action="store_true", help="poll feeds that are backing off too")
+    p.add_argument("--tickers", dest="ticker_table", type=Path, default=None,
+                   help="CSV of company names -> tickers (name,ticker)")
     _store_arg(p)
     _model_arg(p)
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("feeds", help="per-feed health, JSON lines")
+    p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
+    _store_arg(p)
+    p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("classify", help="classify headlines, print JSON lines")
     p.add_argument("texts", nargs="*", metavar="TEXT")
@@ -219,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_datetime)
     p.add_argument("--until", type=_datetime)
     p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--distinct", choices=["story"], help="each story once (earliest sighting)")
     _store_arg(p)
     p.set_defaults(func=cmd_signals)
 

@@ -21,21 +21,22 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
     from ingest.scheduler import IngestScheduler
 
     store = build_store(settings.store_url)
-    services = Services(store, classifier_factory=lambda: build_classifier(settings))
+    feeds = load_feeds(feeds_file or settings.feeds_file)
+    services = Services(store, classifier_factory=lambda: build_classifier(settings),
+                        feeds=feeds)
     starts, stops = [], []
     if schedule:
-        feeds = load_feeds(feeds_file or settings.feeds_file)
         # Built eagerly so a missing model fails `newsig serve` at start, not on first request.
         classifier = services.classifier
-        ingestor = Ingestor(classifier, store, timeout=settings.fetch_timeout,
-                            max_bytes=settings.max_feed_bytes,
-                            concurrency=settings.fetch_concurrency)
+        if interval:
+            settings = settings.model_copy(update={"ingest_interval": interval})
+        ingestor = Ingestor.from_settings(settings, classifier, store)
 
         def report(summary) -> None:  # type: ignore[no-untyped-def]
             sys.stdout.write(summary.model_dump_json(exclude={"feeds"}) + "\n")
             sys.stdout.flush()
 
-        scheduler = IngestScheduler(ingestor, feeds, interval or settings.ingest_interval,
+        scheduler = IngestScheduler(ingestor, feeds, settings.ingest_interval,
                                     on_summary=report)
         starts.append(scheduler.start)
         stops.append(scheduler.stop)

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.names import LABELS
-from core.text import make_signal_id, make_story_id, normalise_text
+from core.text import make_link_key, make_signal_id, make_story_id, normalise_text
 
 
 class Sentiment(StrEnum):
@@ -90,6 +90,8 @@ class Article(BaseModel):
     published_at: datetime | None = None
     first_seen_at: datetime = Field(default_factory=utcnow)
     tickers: list[str] = Field(default_factory=list)
+    #: Data-quality flags, e.g. "published_in_future" (published_at kept as the feed gave it).
+    flags: list[str] = Field(default_factory=list)
 
     @field_validator("title", mode="before")
     @classmethod
@@ -119,6 +121,10 @@ class Article(BaseModel):
     def story_id(self) -> str:
         return make_story_id(self.title)
 
+    @property
+    def link_key(self) -> str | None:
+        return make_link_key(self.source_id, self.link)
+
 
 class Signal(BaseModel):
     """A classified article: what the store keeps and the API serves."""
@@ -134,6 +140,7 @@ class Signal(BaseModel):
     first_seen_at: datetime
     scored_at: datetime
     tickers: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
     label: Sentiment
     probabilities: Probabilities
     score: float
@@ -162,11 +169,53 @@ class Signal(BaseModel):
             first_seen_at=article.first_seen_at,
             scored_at=scored_at or utcnow(),
             tickers=list(article.tickers),
+            flags=list(article.flags),
             label=prediction.label,
             probabilities=prediction.probabilities,
             score=prediction.score,
             model_version=prediction.model_version,
         )
+
+
+class FeedState(BaseModel):
+    """What the service remembers about one feed between passes (kept in the store)."""
+
+    feed_id: str
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    items_seen: int = 0
+    signals_written: int = 0
+    next_attempt_at: datetime | None = None
+
+
+class FeedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    url: str = Field(min_length=1)
+    name: str | None = None
+    tickers: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip()
+        if not v.lower().startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return v
+
+    @field_validator("tickers", mode="before")
+    @classmethod
+    def _tickers(cls, v: object) -> tuple[str, ...]:
+        if isinstance(v, str):
+            v = [v]
+        return tuple(str(t).strip().lstrip("$").upper() for t in (v or []) if str(t).strip())
 
 
 class PutResult(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from core.models import Prediction, PutResult, Signal, SignalPage, SummaryBucket
+from core.models import FeedState, Prediction, PutResult, Signal, SignalPage, SummaryBucket
 
 
 @runtime_checkable
@@ -29,12 +29,19 @@ class SignalStore(Protocol):
         """The subset of signal_ids already stored."""
         ...
 
+    def existing_link_keys(self, link_keys: Iterable[str]) -> set[str]:
+        """The subset of link keys (see Article.link_key) that a stored signal has."""
+        ...
+
     def get(self, signal_id: str) -> Signal | None: ...
 
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
-              limit: int = 100, cursor: str | None = None) -> SignalPage:
-        """Newest first by first_seen_at, since <= t < until, paginated by an opaque cursor."""
+              limit: int = 100, cursor: str | None = None,
+              distinct_story: bool = False) -> SignalPage:
+        """Newest first by first_seen_at, since <= t < until, paginated by an opaque cursor.
+
+        distinct_story: only each story's earliest sighting (within the source filter)."""
         ...
 
     def latest(self, n: int = 20) -> list[Signal]: ...
@@ -44,6 +51,10 @@ class SignalStore(Protocol):
                 bucket_seconds: int = 3600) -> list[SummaryBucket]:
         """Counts per label and mean score per time bucket, oldest first."""
         ...
+
+    def get_feed_states(self) -> dict[str, FeedState]: ...
+
+    def put_feed_state(self, state: FeedState) -> None: ...
 
     def health(self) -> dict[str, object]: ...
 

@@ -36,4 +36,11 @@ class Settings(BaseSettings):
     #: Largest feed body accepted, in bytes.
     max_feed_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     #: Feeds fetched at once.
-    fetch_concurrency: int = Field(default=8, ge=1, le=256)
+    fetch_concurrency: int = Field(default=16, ge=1, le=256)
+    #: Bound on one whole ingestion pass, in seconds.
+    ingest_run_timeout: float = Field(default=300.0, gt=0)
+    #: A failing feed waits base * 2^(failures-1) seconds, at most cap, before its next try.
+    backoff_base: float = Field(default=60.0, ge=0)
+    backoff_cap: float = Field(default=3600.0, ge=0)
+    #: CSV of company names -> tickers (columns name,ticker); default: the shipped table.
+    ticker_table: Path | None = None

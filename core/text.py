@@ -88,10 +88,19 @@ def make_signal_id(source_id: str, guid: str | None, link: str | None, title: st
     """Stable id: source + GUID, else source + canonical link, else source + title."""
     if guid and guid.strip():
         return stable_hash(source_id, "guid", guid.strip())
-    link_key = canonical_link(link)
-    if link_key:
-        return stable_hash(source_id, "link", link_key)
+    canon = canonical_link(link)
+    if canon:
+        return stable_hash(source_id, "link", canon)
     return stable_hash(source_id, "title", story_key(title))
+
+
+def make_link_key(source_id: str, link: str | None) -> str | None:
+    """Key of an item's canonical link within its source, or None if the link identifies
+    nothing (absent, or a bare host such as a homepage that many items point at)."""
+    canon = canonical_link(link)
+    if not canon or urlsplit(canon).path in ("", "/"):
+        return None
+    return stable_hash(source_id, "link", canon)
 
 
 def make_story_id(title: str) -> str:

@@ -6,35 +6,14 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from core.errors import ConfigError
+from core.models import FeedConfig
+
+__all__ = ["FeedConfig", "default_feeds_path", "load_feeds"]
 
 DEFAULT_FEEDS_FILE = "feeds.toml"
-
-
-class FeedConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    url: str = Field(min_length=1)
-    name: str | None = None
-    tickers: tuple[str, ...] = ()
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
-        v = v.strip()
-        if not v.lower().startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
-        return v
-
-    @field_validator("tickers", mode="before")
-    @classmethod
-    def _tickers(cls, v: object) -> tuple[str, ...]:
-        if isinstance(v, str):
-            v = [v]
-        return tuple(str(t).strip().lstrip("$").upper() for t in (v or []) if str(t).strip())
 
 
 def default_feeds_path() -> Path:

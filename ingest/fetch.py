@@ -1,8 +1,9 @@
-"""HTTP fetch of one feed: timeout, redirect limit, streamed size cap, wall-clock deadline."""
+"""HTTP fetch of one feed: conditional GET, timeout, redirect limit, streamed size cap."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import httpx
 
@@ -15,41 +16,76 @@ MAX_REDIRECTS = 5
 class FetchError(Exception):
     """A feed could not be fetched; the message is the per-feed reason users see."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
-def make_client(timeout: float) -> httpx.Client:
+
+@dataclass(frozen=True)
+class FetchResult:
+    status: int
+    body: bytes
+    content_type: str
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def make_client(timeout: float, *, max_connections: int = 64) -> httpx.Client:
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        limits=httpx.Limits(max_connections=max_connections,
+                            max_keepalive_connections=max_connections),
     )
 
 
-def fetch_feed(client: httpx.Client, url: str, *, max_bytes: int, timeout: float) -> bytes:
-    """The feed body, or FetchError naming why not (status, timeout, size, network)."""
+def fetch_feed(client: httpx.Client, url: str, *, max_bytes: int, timeout: float,
+               etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    """The feed body (or a 304), or FetchError naming why not."""
     deadline = time.monotonic() + timeout
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     try:
-        with client.stream("GET", url) as resp:
+        with client.stream("GET", url, headers=headers) as resp:
             if resp.status_code >= 400:
-                raise FetchError(f"HTTP {resp.status_code} {resp.reason_phrase}".strip())
+                raise FetchError(f"HTTP {resp.status_code} {resp.reason_phrase}".strip(),
+                                 resp.status_code)
+            new_etag = resp.headers.get("etag") or etag
+            new_modified = resp.headers.get("last-modified") or last_modified
+            content_type = resp.headers.get("content-type", "")
+            if resp.status_code == 304:
+                return FetchResult(304, b"", content_type, new_etag, new_modified)
             declared = resp.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(f"body of {int(declared)} bytes exceeds the {max_bytes}-byte cap")
+                raise FetchError(f"body of {int(declared)} bytes exceeds the {max_bytes}-byte "
+                                 "cap", resp.status_code)
             chunks: list[bytes] = []
             size = 0
             for chunk in resp.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FetchError(f"body exceeds the {max_bytes}-byte cap")
+                    raise FetchError(f"body exceeds the {max_bytes}-byte cap", resp.status_code)
                 if time.monotonic() > deadline:
                     raise FetchError(f"timed out after {timeout:g}s (body still arriving)")
                 chunks.append(chunk)
-            return b"".join(chunks)
+            return FetchResult(resp.status_code, b"".join(chunks), content_type, new_etag,
+                               new_modified)
     except httpx.TooManyRedirects as exc:
         raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})") from exc
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out after {timeout:g}s ({type(exc).__name__})") from exc
     except httpx.ConnectError as exc:
         raise FetchError(f"connection failed: {exc or type(exc).__name__}") from exc
+    except httpx.RemoteProtocolError as exc:
+        raise FetchError(f"connection broke off: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}") from exc

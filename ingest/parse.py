@@ -1,65 +1,115 @@
-"""Feed bytes -> Articles with feedparser; titles normalised, tickers attached."""
+"""Feed bytes -> Articles with feedparser, after checks that refuse what is not a feed."""
 
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import feedparser
 
 from core.models import Article, utcnow
 from core.text import normalise_text
+from ingest.tickers import TickerTable, cashtags, tickers_for
+
+__all__ = ["ParseError", "ParsedFeed", "cashtags", "check_body", "parse_feed"]
 
 MAX_TITLE_CHARS = 1000
-_CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z]{1,6}(?:\.[A-Za-z]{1,2})?)\b")
+FUTURE_SKEW = timedelta(minutes=15)
+_ENTITY_SCAN_BYTES = 64 * 1024
+_ROOT_CLOSE = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF)\s*>\s*$")
+# "&" not starting a character or entity reference: "S&P 500", "M&A", "AT&T" in headlines.
+_BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]{1,31};)")
+
+
+def escape_bare_ampersands(body: bytes) -> bytes:
+    """Feeds often carry unescaped "&"; left alone, the XML is malformed and feedparser's
+    fallback parser turns "S&P 500" into "S&P; 500". Escaping them keeps titles intact."""
+    return _BARE_AMP.sub(b"&amp;", body)
 
 
 class ParseError(Exception):
-    """The body is not an RSS/Atom feed; the message is the per-feed reason."""
+    """The body is not a usable RSS/Atom feed; the message is the per-feed reason."""
 
 
-def cashtags(text: str) -> list[str]:
-    return [m.upper() for m in _CASHTAG.findall(text)]
+class ParsedFeed:
+    def __init__(self, articles: list[Article], skipped: int, truncated: bool) -> None:
+        self.articles = articles
+        self.skipped = skipped
+        self.truncated = truncated
 
 
-def _entry_time(entry: feedparser.FeedParserDict) -> datetime | None:
+def check_body(body: bytes, content_type: str = "") -> None:
+    """Refuse bodies that are not feeds (HTML, JSON, empty) or declare DTD entities."""
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    ctype = content_type.lower()
+    if not head:
+        raise ParseError("empty body")
+    if head[:1] in (b"{", b"[") or "json" in ctype:
+        raise ParseError("JSON document, not an RSS or Atom feed")
+    looks_like_feed = any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<rdf"))
+    if head.startswith((b"<!doctype html", b"<html")) or (
+            "html" in ctype and not looks_like_feed):
+        raise ParseError("HTML page, not an RSS or Atom feed")
+    if b"<!entity" in body[:_ENTITY_SCAN_BYTES].lower():
+        # Entity declarations have no business in a news feed; they are how billion-laughs
+        # and external-entity attacks start, so the whole body is refused before parsing.
+        raise ParseError("feed declares DTD entities: refused (entity-expansion protection)")
+
+
+def _published(entry: feedparser.FeedParserDict, now: datetime) -> tuple[datetime | None,
+                                                                         list[str]]:
+    raw = entry.get("published") or entry.get("updated")
     for key in ("published_parsed", "updated_parsed"):
-        parsed = entry.get(key)
+        # Plain dict lookup: FeedParserDict.get() maps published_* to updated_* with a
+        # deprecation warning; the explicit fallback order here says the same thing.
+        parsed = dict.get(entry, key)
         if parsed:
             try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+                value = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
             except (OverflowError, ValueError, TypeError):
-                return None
-    return None
+                return None, ["published_at_unparseable"]
+            if value > now + FUTURE_SKEW:
+                return value, ["published_in_future"]
+            return value, []
+    return None, (["published_at_unparseable"] if raw else [])
 
 
 def parse_feed(source_id: str, content: bytes, *, tickers: tuple[str, ...] = (),
-               now: datetime | None = None) -> tuple[list[Article], int]:
-    """Articles of one feed, and how many entries were skipped for having no title."""
+               content_type: str = "", table: TickerTable | None = None,
+               now: datetime | None = None) -> ParsedFeed:
+    """Articles of one feed. Entries without a title are skipped and counted; if the XML is
+    cut off, the last (possibly incomplete) entry is dropped and `truncated` is set."""
+    check_body(content, content_type)
+    content = escape_bare_ampersands(content)
     parsed = feedparser.parse(content)
     if not parsed.get("version") and not parsed.entries:
         reason = parsed.get("bozo_exception")
         raise ParseError(f"not an RSS or Atom feed ({reason or 'no feed elements found'})")
+    entries = list(parsed.entries)
+    truncated = bool(parsed.get("bozo")) and not _ROOT_CLOSE.search(content.rstrip())
+    if truncated and entries:
+        entries.pop()
     now = now or utcnow()
     articles: list[Article] = []
     skipped = 0
-    for entry in parsed.entries:
+    for entry in entries:
         title = normalise_text(entry.get("title"))
         if not title:
             skipped += 1
             continue
         if len(title) > MAX_TITLE_CHARS:
             title = title[:MAX_TITLE_CHARS - 1].rstrip() + "…"
-        entry_tickers = list(tickers) + cashtags(title)
+        published_at, flags = _published(entry, now)
         articles.append(Article(
             source_id=source_id,
             title=title,
             link=(entry.get("link") or "").strip() or None,
             guid=(entry.get("id") or "").strip() or None,
             summary=entry.get("summary"),
-            published_at=_entry_time(entry),
+            published_at=published_at,
             first_seen_at=now,
-            tickers=entry_tickers,
+            tickers=tickers_for(title, tickers, table),
+            flags=flags,
         ))
-    return articles, skipped
+    return ParsedFeed(articles, skipped, truncated)

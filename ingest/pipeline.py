@@ -1,22 +1,31 @@
-"""One ingestion pass over many feeds: fetch concurrently, dedup, classify, write."""
+"""One ingestion pass over many feeds.
+
+Feeds are fetched concurrently (bounded); each feed is parsed, deduplicated, classified and
+written as soon as it arrives, so network and CPU overlap and every commit is small. What the
+service remembers per feed (ETag, failures, backoff, totals) lives in the store. A feed's ETag
+is saved only once all its new items are written: a failed classification or write can never
+hide items behind a later 304.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 from pydantic import BaseModel, Field
 
-from core.errors import ClassifierError, StoreError
-from core.models import Article, Signal, utcnow
+from core.errors import ClassifierError, StoreError, StoreUnavailableError
+from core.models import Article, FeedConfig, FeedState, PutResult, Signal, utcnow
 from core.ports import Classifier, SignalStore
-from ingest.feeds import FeedConfig
-from ingest.fetch import FetchError, fetch_feed, make_client
+from core.settings import Settings
+from ingest.fetch import FetchError, FetchResult, fetch_feed, make_client
 from ingest.parse import ParseError, parse_feed
+from ingest.tickers import TickerTable, default_ticker_table
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +36,21 @@ class FeedFailure(BaseModel):
     reason: str
 
 
+class FeedSkipped(BaseModel):
+    id: str
+    reason: str
+    next_attempt_at: datetime | None = None
+
+
 class FeedResult(BaseModel):
     id: str
-    ok: bool
+    status: str  # ok | not_modified | failed | backing_off
     entries_seen: int = 0
     skipped_no_title: int = 0
     signals_written: int = 0
     duplicates: int = 0
+    pending: int = 0
+    truncated: bool = False
     error: str | None = None
 
 
@@ -41,7 +58,9 @@ class IngestSummary(BaseModel):
     """The one JSON line `newsig ingest --once` prints."""
 
     feeds_ok: int = 0
+    feeds_not_modified: int = 0
     feeds_failed: list[FeedFailure] = Field(default_factory=list)
+    feeds_skipped: list[FeedSkipped] = Field(default_factory=list)
     entries_seen: int = 0
     signals_written: int = 0
     duplicates: int = 0
@@ -55,110 +74,277 @@ class IngestSummary(BaseModel):
 @dataclass
 class _Fetched:
     feed: FeedConfig
-    articles: list[Article]
-    skipped: int
+    result: FetchResult | None = None
     error: str | None = None
+    status: int | None = None
 
 
 class Ingestor:
-    """Runs ingestion passes; safe to call repeatedly (a stored signal is never re-written)."""
+    """Runs ingestion passes; safe to repeat (a stored signal is never written twice)."""
 
     def __init__(self, classifier: Classifier, store: SignalStore, *, timeout: float = 10.0,
-                 max_bytes: int = 5 * 1024 * 1024, concurrency: int = 8,
-                 classify_chunk: int = 256, client: httpx.Client | None = None) -> None:
+                 max_bytes: int = 5 * 1024 * 1024, concurrency: int = 16,
+                 run_timeout: float = 300.0, classify_chunk: int = 256,
+                 backoff_base: float = 60.0, backoff_cap: float = 3600.0,
+                 interval: float | None = None, write_retries: int = 3,
+                 retry_delay: float = 0.5, ticker_table: TickerTable | None = None,
+                 client: httpx.Client | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.classifier = classifier
         self.store = store
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.concurrency = concurrency
+        self.run_timeout = run_timeout
         self.classify_chunk = classify_chunk
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.interval = interval
+        self.write_retries = write_retries
+        self.retry_delay = retry_delay
+        self.ticker_table = ticker_table if ticker_table is not None else default_ticker_table()
         self._client = client
+        self.clock = clock
 
-    def _fetch_one(self, client: httpx.Client, feed: FeedConfig) -> _Fetched:
+    @classmethod
+    def from_settings(cls, settings: Settings, classifier: Classifier,
+                      store: SignalStore, **overrides: object) -> Ingestor:
+        table = (TickerTable.from_csv(settings.ticker_table) if settings.ticker_table
+                 else default_ticker_table())
+        kwargs: dict[str, object] = {
+            "timeout": settings.fetch_timeout, "max_bytes": settings.max_feed_bytes,
+            "concurrency": settings.fetch_concurrency,
+            "run_timeout": settings.ingest_run_timeout,
+            "backoff_base": settings.backoff_base, "backoff_cap": settings.backoff_cap,
+            "interval": settings.ingest_interval, "ticker_table": table}
+        kwargs.update(overrides)
+        return cls(classifier, store, **kwargs)  # type: ignore[arg-type]
+
+    # -- fetching ------------------------------------------------------------------------
+    def _fetch_one(self, client: httpx.Client, feed: FeedConfig, state: FeedState) -> _Fetched:
+        # Conditional headers only apply to the URL they were issued for.
+        same_url = state.url == feed.url
         try:
-            body = fetch_feed(client, feed.url, max_bytes=self.max_bytes, timeout=self.timeout)
-            articles, skipped = parse_feed(feed.id, body, tickers=feed.tickers, now=utcnow())
-            return _Fetched(feed, articles, skipped)
-        except (FetchError, ParseError) as exc:
-            return _Fetched(feed, [], 0, str(exc))
+            result = fetch_feed(client, feed.url, max_bytes=self.max_bytes, timeout=self.timeout,
+                                etag=state.etag if same_url else None,
+                                last_modified=state.last_modified if same_url else None)
+            return _Fetched(feed, result=result, status=result.status)
+        except FetchError as exc:
+            return _Fetched(feed, error=str(exc), status=exc.status)
         except Exception as exc:  # one bad feed never stops the others
             log.exception("feed %s failed unexpectedly", feed.id)
-            return _Fetched(feed, [], 0, f"{type(exc).__name__}: {exc}")
+            return _Fetched(feed, error=f"{type(exc).__name__}: {exc}")
 
-    def fetch_all(self, feeds: Sequence[FeedConfig]) -> list[_Fetched]:
-        client = self._client or make_client(self.timeout)
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(feeds)))) as ex:
-                return list(ex.map(lambda f: self._fetch_one(client, f), feeds))
-        finally:
-            if self._client is None:
-                client.close()
-
-    def run_once(self, feeds: Sequence[FeedConfig]) -> IngestSummary:
+    # -- one pass ------------------------------------------------------------------------
+    def run_once(self, feeds: Sequence[FeedConfig], *, force: bool = False) -> IngestSummary:
         started = time.monotonic()
         summary = IngestSummary()
-        if not feeds:
-            return summary
-        fetched = self.fetch_all(feeds)
+        now = self.clock()
+        try:
+            states = self.store.get_feed_states()
+        except StoreError as exc:
+            summary.errors.append(f"feed state unavailable, polling every feed: {exc}")
+            states = {}
+        due: list[FeedConfig] = []
+        results: list[FeedResult] = []
+        for feed in feeds:
+            st = states.get(feed.id)
+            if not force and st and st.next_attempt_at and st.next_attempt_at > now \
+                    and st.consecutive_failures:
+                reason = f"backing off after {st.consecutive_failures} failures"
+                summary.feeds_skipped.append(FeedSkipped(id=feed.id, reason=reason,
+                                                         next_attempt_at=st.next_attempt_at))
+                results.append(FeedResult(id=feed.id, status="backing_off", error=st.last_error))
+            else:
+                due.append(feed)
 
-        results: dict[str, FeedResult] = {}
-        new: list[Article] = []
-        pending_ids: set[str] = set()
-        for f in fetched:
-            res = FeedResult(id=f.feed.id, ok=f.error is None, error=f.error,
-                             entries_seen=len(f.articles) + f.skipped, skipped_no_title=f.skipped)
-            results[f.feed.id] = res
-            if f.error:
-                summary.feeds_failed.append(FeedFailure(id=f.feed.id, url=f.feed.url,
-                                                        reason=f.error))
-                continue
-            summary.feeds_ok += 1
-            ids = [a.signal_id for a in f.articles]
-            try:
-                stored = self.store.existing_ids(ids)
-            except StoreError as exc:
-                summary.errors.append(f"{f.feed.id}: store lookup failed: {exc}")
-                stored = set()
-            for article, sid in zip(f.articles, ids, strict=True):
-                if sid in stored or sid in pending_ids:
-                    res.duplicates += 1
-                else:
-                    pending_ids.add(sid)
-                    new.append(article)
-
-        self._classify_and_write(new, results, summary)
-        for res in results.values():
+        if due:
+            results += self._run_due(due, states, summary, started)
+        for res in results:
             summary.entries_seen += res.entries_seen
             summary.duplicates += res.duplicates
             summary.skipped_no_title += res.skipped_no_title
             summary.signals_written += res.signals_written
-        summary.feeds = list(results.values())
+            summary.pending += res.pending
+        order = {f.id: i for i, f in enumerate(feeds)}
+        summary.feeds = sorted(results, key=lambda r: order[r.id])
+        summary.feeds_failed.sort(key=lambda f: order[f.id])
         summary.duration_s = round(time.monotonic() - started, 3)
         return summary
 
-    def _classify_and_write(self, new: list[Article], results: dict[str, FeedResult],
+    def _run_due(self, due: list[FeedConfig], states: dict[str, FeedState],
+                 summary: IngestSummary, started: float) -> list[FeedResult]:
+        client = self._client or make_client(self.timeout,
+                                             max_connections=max(self.concurrency, 1))
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(due))),
+                                  thread_name_prefix="newsig-fetch")
+        results: list[FeedResult] = []
+        try:
+            futures: dict[Future[_Fetched], FeedConfig] = {
+                pool.submit(self._fetch_one, client, f, states.get(f.id) or FeedState(
+                    feed_id=f.id)): f for f in due}
+            pending = set(futures)
+            while pending:
+                remaining = self.run_timeout - (time.monotonic() - started)
+                if remaining <= 0:
+                    break
+                done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    fetched = fut.result()
+                    state = states.get(fetched.feed.id) or FeedState(feed_id=fetched.feed.id)
+                    results.append(self._process(fetched, state, summary))
+            for fut in pending:  # the run's own bound: report, don't punish the feed
+                fut.cancel()
+                feed = futures[fut]
+                reason = f"run deadline of {self.run_timeout:g}s reached before this feed finished"
+                summary.feeds_failed.append(FeedFailure(id=feed.id, url=feed.url, reason=reason))
+                results.append(FeedResult(id=feed.id, status="failed", error=reason))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if self._client is None:
+                client.close()
+        return results
+
+    # -- one feed ------------------------------------------------------------------------
+    def _process(self, fetched: _Fetched, state: FeedState,
+                 summary: IngestSummary) -> FeedResult:
+        feed = fetched.feed
+        now = self.clock()
+        res = FeedResult(id=feed.id, status="ok")
+        state = state.model_copy(update={"url": feed.url, "last_attempt_at": now,
+                                         "last_status": fetched.status})
+        if fetched.result is None:
+            return self._failed(feed, state, res, fetched.error or "unknown error", summary)
+        result = fetched.result
+        if result.not_modified:
+            res.status = "not_modified"
+            summary.feeds_ok += 1
+            summary.feeds_not_modified += 1
+            self._succeeded(state, res, result, complete=True, summary=summary)
+            return res
+        try:
+            parsed = parse_feed(feed.id, result.body, tickers=feed.tickers,
+                                content_type=result.content_type, table=self.ticker_table,
+                                now=now)
+        except ParseError as exc:
+            return self._failed(feed, state, res, str(exc), summary)
+        except Exception as exc:  # feedparser on hostile input: contain it to this feed
+            log.exception("parsing feed %s failed", feed.id)
+            return self._failed(feed, state, res, f"parse failed: {type(exc).__name__}", summary)
+        summary.feeds_ok += 1
+        res.entries_seen = len(parsed.articles) + parsed.skipped
+        res.skipped_no_title = parsed.skipped
+        res.truncated = parsed.truncated
+        if parsed.truncated:
+            summary.errors.append(f"{feed.id}: XML cut off; last entry dropped, "
+                                  "feed will be fetched in full next time")
+        new = self._dedup(feed, parsed.articles, res, summary)
+        if new is not None:
+            self._classify_and_write(feed.id, new, res, summary)
+        complete = new is not None and res.pending == 0 and not parsed.truncated
+        self._succeeded(state, res, result, complete=complete, summary=summary)
+        return res
+
+    def _dedup(self, feed: FeedConfig, articles: list[Article], res: FeedResult,
+               summary: IngestSummary) -> list[Article] | None:
+        """New articles: not stored under their signal_id, nor under their canonical link
+        (a GUID that changed while the link did not is the same item). A link shared by
+        several distinct items in one fetch (a homepage link, say) identifies nothing."""
+        ids = [a.signal_id for a in articles]
+        links = [a.link_key for a in articles]
+        items_per_link: dict[str, set[str]] = {}
+        for sid, key in zip(ids, links, strict=True):
+            if key:
+                items_per_link.setdefault(key, set()).add(sid)
+        identifying = {k for k, sids in items_per_link.items() if len(sids) == 1}
+        try:
+            stored_ids = self.store.existing_ids(ids)
+            stored_links = self.store.existing_link_keys(identifying)
+        except StoreError as exc:
+            res.pending = len(articles)
+            summary.errors.append(f"{feed.id}: store lookup failed, {len(articles)} items left "
+                                  f"for the next run: {exc}")
+            return None
+        seen_ids: set[str] = set()
+        new: list[Article] = []
+        for article, sid, key in zip(articles, ids, links, strict=True):
+            if sid in stored_ids or sid in seen_ids or (key in identifying and
+                                                        key in stored_links):
+                res.duplicates += 1
+            else:
+                seen_ids.add(sid)
+                new.append(article)
+        return new
+
+    def _classify_and_write(self, feed_id: str, new: list[Article], res: FeedResult,
                             summary: IngestSummary) -> None:
-        """Chunk by chunk: a failure leaves later items unwritten, to be picked up next run."""
+        """Chunk by chunk; a failure leaves the rest unwritten, to be picked up next run."""
         for start in range(0, len(new), self.classify_chunk):
             chunk = new[start:start + self.classify_chunk]
+            left = len(new) - start
             try:
                 predictions = self.classifier.classify([a.title for a in chunk])
             except ClassifierError as exc:
-                summary.pending += len(new) - start
-                summary.errors.append(f"classifier failed, {len(new) - start} items left for "
+                res.pending += left
+                summary.errors.append(f"{feed_id}: classifier failed, {left} items left for "
                                       f"the next run: {exc}")
                 return
-            scored_at = utcnow()
-            by_feed: dict[str, list[Signal]] = {}
-            for a, p in zip(chunk, predictions, strict=True):
-                by_feed.setdefault(a.source_id, []).append(Signal.from_article(a, p, scored_at))
-            for feed_id, signals in by_feed.items():
-                try:
-                    put = self.store.put_many(signals)
-                except StoreError as exc:
-                    summary.pending += len(signals)
-                    summary.errors.append(f"{feed_id}: store write failed, {len(signals)} "
-                                          f"items left for the next run: {exc}")
-                    continue
-                results[feed_id].signals_written += put.written
-                results[feed_id].duplicates += put.duplicates
+            scored_at = self.clock()
+            signals = [Signal.from_article(a, p, scored_at)
+                       for a, p in zip(chunk, predictions, strict=True)]
+            try:
+                put = self._put_with_retry(signals)
+            except StoreError as exc:
+                res.pending += left
+                summary.errors.append(f"{feed_id}: store write failed, {left} items left for "
+                                      f"the next run: {exc}")
+                return
+            res.signals_written += put.written
+            res.duplicates += put.duplicates
+
+    def _put_with_retry(self, signals: list[Signal]) -> PutResult:
+        delay = self.retry_delay
+        for attempt in range(self.write_retries + 1):
+            try:
+                return self.store.put_many(signals)
+            except StoreUnavailableError:
+                if attempt == self.write_retries:
+                    raise
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    # -- feed state ----------------------------------------------------------------------
+    def _failed(self, feed: FeedConfig, state: FeedState, res: FeedResult, reason: str,
+                summary: IngestSummary) -> FeedResult:
+        n = state.consecutive_failures + 1
+        backoff = min(self.backoff_base * 2 ** (n - 1), self.backoff_cap)
+        self._save(state.model_copy(update={
+            "last_error": reason, "consecutive_failures": n,
+            "next_attempt_at": state.last_attempt_at + timedelta(seconds=backoff)
+            if state.last_attempt_at else None}), summary)
+        summary.feeds_failed.append(FeedFailure(id=feed.id, url=feed.url, reason=reason))
+        res.status, res.error = "failed", reason
+        return res
+
+    def _succeeded(self, state: FeedState, res: FeedResult, result: FetchResult, *,
+                   complete: bool, summary: IngestSummary) -> None:
+        update: dict[str, object] = {
+            "last_success_at": state.last_attempt_at, "last_error": None,
+            "consecutive_failures": 0,
+            "items_seen": state.items_seen + res.entries_seen,
+            "signals_written": state.signals_written + res.signals_written,
+            "next_attempt_at": state.last_attempt_at + timedelta(seconds=self.interval)
+            if self.interval and state.last_attempt_at else None,
+        }
+        if complete:
+            update.update(etag=result.etag, last_modified=result.last_modified)
+        else:  # fetch it in full next time, so nothing pending hides behind a 304
+            update.update(etag=None, last_modified=None)
+        self._save(state.model_copy(update=update), summary)
+
+    def _save(self, state: FeedState, summary: IngestSummary) -> None:
+        try:
+            self.store.put_feed_state(state)
+        except StoreError as exc:
+            summary.errors.append(f"{state.feed_id}: feed state not saved: {exc}")

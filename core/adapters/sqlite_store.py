@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError, StoreUnavailableError
-from core.models import Probabilities, PutResult, Signal, SignalPage, SummaryBucket
+from core.models import FeedState, Probabilities, PutResult, Signal, SignalPage, SummaryBucket
 from core.names import LABELS
+from core.text import make_link_key
 from core.timeutil import decode_cursor, encode_cursor, from_iso, to_iso
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -37,25 +38,36 @@ CREATE TABLE IF NOT EXISTS signals (
     p_neutral      REAL NOT NULL,
     p_positive     REAL NOT NULL,
     score          REAL NOT NULL,
-    model_version  TEXT NOT NULL
+    model_version  TEXT NOT NULL,
+    link_key       TEXT,
+    flags          TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX IF NOT EXISTS signals_by_time ON signals (first_seen_at DESC, signal_id DESC);
-CREATE INDEX IF NOT EXISTS signals_by_source
-    ON signals (source_id, first_seen_at DESC, signal_id DESC);
-CREATE INDEX IF NOT EXISTS signals_by_story ON signals (story_id, first_seen_at);
 CREATE TABLE IF NOT EXISTS signal_tickers (
     ticker         TEXT NOT NULL,
     signal_id      TEXT NOT NULL REFERENCES signals (signal_id),
     first_seen_at  TEXT NOT NULL,
     PRIMARY KEY (ticker, signal_id)
 );
+CREATE TABLE IF NOT EXISTS feed_state (
+    feed_id        TEXT PRIMARY KEY,
+    state          TEXT NOT NULL
+);
+"""
+
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS signals_by_time ON signals (first_seen_at DESC, signal_id DESC);
+CREATE INDEX IF NOT EXISTS signals_by_source
+    ON signals (source_id, first_seen_at DESC, signal_id DESC);
+CREATE INDEX IF NOT EXISTS signals_by_story ON signals (story_id, first_seen_at, signal_id);
+CREATE INDEX IF NOT EXISTS signals_by_link ON signals (link_key);
 CREATE INDEX IF NOT EXISTS tickers_by_time
     ON signal_tickers (ticker, first_seen_at DESC, signal_id DESC);
 """
 
 _COLUMNS = ("signal_id", "story_id", "source_id", "title", "link", "guid", "summary",
             "published_at", "first_seen_at", "scored_at", "tickers", "label",
-            "p_negative", "p_neutral", "p_positive", "score", "model_version")
+            "p_negative", "p_neutral", "p_positive", "score", "model_version", "link_key",
+            "flags")
 _SELECT = ", ".join(f"s.{c}" for c in _COLUMNS)
 _MAX_PARAMS = 500
 
@@ -67,7 +79,8 @@ def _row(signal: Signal) -> tuple[Any, ...]:
             to_iso(signal.published_at) if signal.published_at else None,
             to_iso(signal.first_seen_at), to_iso(signal.scored_at),
             json.dumps(signal.tickers), signal.label.value,
-            p.negative, p.neutral, p.positive, signal.score, signal.model_version)
+            p.negative, p.neutral, p.positive, signal.score, signal.model_version,
+            make_link_key(signal.source_id, signal.link), json.dumps(signal.flags))
 
 
 def _signal(row: sqlite3.Row) -> Signal:
@@ -76,7 +89,7 @@ def _signal(row: sqlite3.Row) -> Signal:
         title=row["title"], link=row["link"], guid=row["guid"], summary=row["summary"],
         published_at=from_iso(row["published_at"]) if row["published_at"] else None,
         first_seen_at=from_iso(row["first_seen_at"]), scored_at=from_iso(row["scored_at"]),
-        tickers=json.loads(row["tickers"]), label=row["label"],
+        tickers=json.loads(row["tickers"]), flags=json.loads(row["flags"]), label=row["label"],
         probabilities=Probabilities(negative=row["p_negative"], neutral=row["p_neutral"],
                                     positive=row["p_positive"]),
         score=row["score"], model_version=row["model_version"],
@@ -105,6 +118,10 @@ class SQLiteSignalStore:
             elif row[0] > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema version {row[0]}, newer than this "
                                  f"code's {SCHEMA_VERSION}: upgrade news-signals")
+            elif row[0] < SCHEMA_VERSION:
+                _migrate(conn, row[0])
+        with self._translate():
+            self._conn().executescript(_INDEXES)
 
     # -- connections ---------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -183,6 +200,18 @@ class SQLiteSignalStore:
                 found.update(r[0] for r in conn.execute(q, chunk))
         return found
 
+    def existing_link_keys(self, link_keys: Iterable[str]) -> set[str]:
+        keys = [k for k in dict.fromkeys(link_keys) if k]
+        found: set[str] = set()
+        with self._translate():
+            conn = self._conn()
+            for i in range(0, len(keys), _MAX_PARAMS):
+                chunk = keys[i:i + _MAX_PARAMS]
+                marks = ",".join("?" * len(chunk))
+                q = f"SELECT DISTINCT link_key FROM signals WHERE link_key IN ({marks})"
+                found.update(r[0] for r in conn.execute(q, chunk))
+        return found
+
     def get(self, signal_id: str) -> Signal | None:
         with self._translate():
             row = self._conn().execute(
@@ -214,9 +243,17 @@ class SQLiteSignalStore:
 
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
-              limit: int = 100, cursor: str | None = None) -> SignalPage:
+              limit: int = 100, cursor: str | None = None,
+              distinct_story: bool = False) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
         table, params, where = self._filters(source, ticker, since, until)
+        if distinct_story:
+            # Only a story's earliest sighting (ever, within the source filter): a story
+            # syndicated later is not new news, so it must not reappear in a later window.
+            same_source = " AND e.source_id = s.source_id" if source else ""
+            where += (" AND NOT EXISTS (SELECT 1 FROM signals e WHERE e.story_id = s.story_id"
+                      f"{same_source} AND (e.first_seen_at < s.first_seen_at OR "
+                      "(e.first_seen_at = s.first_seen_at AND e.signal_id < s.signal_id)))")
         if cursor:
             seen, sid = decode_cursor(cursor, 2)
             where += " AND (s.first_seen_at < ? OR (s.first_seen_at = ? AND s.signal_id < ?))"
@@ -247,6 +284,18 @@ class SQLiteSignalStore:
             rows = self._conn().execute(sql, [bucket_seconds, bucket_seconds, *params]).fetchall()
         return _buckets((r["bucket"], r["label"], r["n"], r["total"]) for r in rows)
 
+    def get_feed_states(self) -> dict[str, FeedState]:
+        with self._translate():
+            rows = self._conn().execute("SELECT state FROM feed_state").fetchall()
+        states = [FeedState.model_validate_json(r[0]) for r in rows]
+        return {st.feed_id: st for st in states}
+
+    def put_feed_state(self, state: FeedState) -> None:
+        with self._translate(), self._write() as conn:
+            conn.execute("INSERT INTO feed_state (feed_id, state) VALUES (?, ?) ON CONFLICT "
+                         "(feed_id) DO UPDATE SET state = excluded.state",
+                         (state.feed_id, state.model_dump_json()))
+
     def health(self) -> dict[str, object]:
         with self._translate():
             n = self._conn().execute("SELECT COUNT(*) FROM signals").fetchone()[0]
@@ -259,6 +308,17 @@ class SQLiteSignalStore:
                     conn.close()
             self._conns.clear()
         self._local = threading.local()
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older file up to SCHEMA_VERSION inside the caller's transaction."""
+    if version < 2:
+        conn.execute("ALTER TABLE signals ADD COLUMN link_key TEXT")
+        conn.execute("ALTER TABLE signals ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
+        rows = conn.execute("SELECT signal_id, source_id, link FROM signals").fetchall()
+        conn.executemany("UPDATE signals SET link_key = ? WHERE signal_id = ?",
+                         [(make_link_key(r[1], r[2]), r[0]) for r in rows])
+    conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
 
 def _buckets(rows: Iterable[tuple[int, str, int, float]]) -> list[SummaryBucket]:

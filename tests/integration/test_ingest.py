@@ -113,8 +113,8 @@ def test_connection_refused_is_a_per_feed_failure(classifier: OnnxClassifier,
 
 def test_parse_feed_skips_entries_without_title() -> None:
     body = rss([{"title": "", "guid": "x"}, {"title": "Profit rose", "guid": "y"}])
-    articles, skipped = parse_feed("s", body)
-    assert [a.title for a in articles] == ["Profit rose"] and skipped == 1
+    parsed = parse_feed("s", body)
+    assert [a.title for a in parsed.articles] == ["Profit rose"] and parsed.skipped == 1
 
 
 def test_cashtags() -> None:

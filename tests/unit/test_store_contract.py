@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.sqlite_store import SQLiteSignalStore
+from core.adapters.sqlite_store import SCHEMA_VERSION, SQLiteSignalStore
 from core.errors import InvalidInputError
-from core.models import Article, Prediction, Signal
+from core.models import Article, FeedState, Prediction, Signal
 from core.ports import SignalStore
+from core.text import make_link_key
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -70,6 +71,58 @@ def test_first_write_wins(store: SignalStore) -> None:
     changed = s.model_copy(update={"model_version": "other"})
     assert store.put_many([changed]).duplicates == 1
     assert store.get(s.signal_id).model_version == "test-v1"  # type: ignore[union-attr]
+
+
+def test_existing_link_keys(store: SignalStore) -> None:
+    s = make_signal(1)
+    store.put_many([s])
+    key = make_link_key(s.source_id, "HTTPS://news.example/1?utm_medium=rss#x")
+    assert key is not None
+    assert store.existing_link_keys([key, "other"]) == {key}
+    assert store.existing_link_keys([]) == set()
+
+
+def test_flags_round_trip(store: SignalStore) -> None:
+    s = make_signal(1).model_copy(update={"flags": ["published_in_future"]})
+    store.put_many([s])
+    assert store.get(s.signal_id).flags == ["published_in_future"]  # type: ignore[union-attr]
+
+
+def test_distinct_story_keeps_each_storys_earliest_sighting(store: SignalStore) -> None:
+    # One story on three outlets (seen at minutes 5, 2, 9), plus two unrelated stories.
+    story = "Nokia shares jump on record profit"
+    store.put_many([make_signal(5, source="a", title=story),
+                    make_signal(2, source="b", title=story.upper() + "!"),
+                    make_signal(9, source="c", title=story),
+                    make_signal(3, source="a"), make_signal(7, source="c")])
+    items = store.query(distinct_story=True).items
+    assert len(items) == 3
+    nokia = [s for s in items if "nokia" in s.title.lower()]
+    assert [s.source_id for s in nokia] == ["b"]
+    assert len(store.query().items) == 5
+    # Within one source, that source's own earliest sighting counts.
+    assert [s.title for s in store.query(source="c", distinct_story=True).items] == [
+        story, "Headline number 7"]
+    # A later syndication is not new news in a later window.
+    later = store.query(since=T0 + timedelta(minutes=4), distinct_story=True).items
+    assert all("nokia" not in s.title.lower() for s in later)
+    # Paging through distinct stories still returns each once.
+    first = store.query(distinct_story=True, limit=2)
+    rest = store.query(distinct_story=True, limit=2, cursor=first.next_cursor)
+    assert len(first.items) + len(rest.items) == 3 and rest.next_cursor is None
+
+
+def test_feed_state_round_trip(store: SignalStore) -> None:
+    assert store.get_feed_states() == {}
+    st = FeedState(feed_id="a", url="http://x", etag='"abc"', consecutive_failures=2,
+                   last_attempt_at=T0, next_attempt_at=T0 + timedelta(minutes=4),
+                   items_seen=10, signals_written=7, last_error="HTTP 500")
+    store.put_feed_state(st)
+    store.put_feed_state(FeedState(feed_id="b"))
+    assert store.get_feed_states()["a"] == st
+    store.put_feed_state(st.model_copy(update={"consecutive_failures": 0, "last_error": None}))
+    states = store.get_feed_states()
+    assert set(states) == {"a", "b"} and states["a"].consecutive_failures == 0
 
 
 def test_existing_ids(store: SignalStore) -> None:
@@ -195,5 +248,35 @@ def test_sqlite_persists_across_reopen_and_uses_wal(tmp_path: Path) -> None:
     second = SQLiteSignalStore(path)
     assert len(second.query().items) == 1
     assert second._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert second._conn().execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    assert second._conn().execute("SELECT version FROM schema_version").fetchone()[0] == (
+        SCHEMA_VERSION)
     second.close()
+
+
+V1_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE signals (signal_id TEXT PRIMARY KEY, story_id TEXT NOT NULL, source_id TEXT NOT NULL,
+    title TEXT NOT NULL, link TEXT, guid TEXT, summary TEXT, published_at TEXT,
+    first_seen_at TEXT NOT NULL, scored_at TEXT NOT NULL, tickers TEXT NOT NULL DEFAULT '[]',
+    label TEXT NOT NULL, p_negative REAL NOT NULL, p_neutral REAL NOT NULL,
+    p_positive REAL NOT NULL, score REAL NOT NULL, model_version TEXT NOT NULL);
+INSERT INTO signals VALUES ('sig1', 'story1', 'feed-a', 'Old headline',
+    'https://News.example/old?utm_source=x', 'g1', NULL, NULL, '2026-11-01T00:00:00.000000Z',
+    '2026-11-01T00:00:01.000000Z', '[]', 'neutral', 0.1, 0.8, 0.1, 0.0, 'v0');
+"""
+
+
+def test_sqlite_migrates_a_version_1_file(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_SCHEMA)
+    store = SQLiteSignalStore(path)
+    old = store.get("sig1")
+    assert old is not None and old.title == "Old headline" and old.flags == []
+    key = make_link_key("feed-a", "https://news.example/old")
+    assert store.existing_link_keys([key]) == {key}
+    assert store._conn().execute("SELECT version FROM schema_version").fetchone()[0] == 2
+    store.close()
