@@ -179,12 +179,29 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
     result = bench_classify(settings.model_dir, model_file=args.model_file, runs=args.runs,
                             threads=args.threads, batch_size=args.batch_size,
                             **({"input_csv": args.input} if args.input else {}))
-    text = json.dumps(result)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    _emit(text)
+    _write_result(result, args.out)
     return 0
+
+
+def cmd_bench_ingest(args: argparse.Namespace) -> int:
+    from core.wiring import build_classifier
+    from ingest.bench import bench_ingest
+    from model.data import TWITTER_LABELS, TWITTER_TRAIN, load_labelled_csv
+
+    settings = _settings(args)
+    headlines, _ = load_labelled_csv(TWITTER_TRAIN, numeric=TWITTER_LABELS)
+    result = bench_ingest(build_classifier(settings), headlines, feeds=args.feeds,
+                          items=args.items, latency_ms=args.latency_ms, runs=args.runs,
+                          settings=settings)
+    _write_result(result, args.out)
+    return 0
+
+
+def _write_result(result: dict, out: str | None) -> None:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    _emit(json.dumps(result))
 
 
 # -- parser --------------------------------------------------------------------------
@@ -286,6 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the JSON here")
     _model_arg(p)
     p.set_defaults(func=cmd_bench_classify)
+
+    p = bsub.add_parser("ingest", help="two ingestion passes over a local feed server")
+    p.add_argument("--feeds", type=int, default=100)
+    p.add_argument("--items", type=int, default=50, help="items per feed")
+    p.add_argument("--latency-ms", type=float, default=100.0, help="server delay per response")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_bench_ingest)
     return parser
 
 

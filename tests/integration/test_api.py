@@ -102,6 +102,31 @@ def test_signals_query_and_cursor(client: TestClient, sqlite_store: SQLiteSignal
     assert [s["title"] for s in ranged] == [f"Headline number {i}" for i in (4, 3, 2)]
 
 
+def test_signals_distinct_story(client: TestClient, sqlite_store: SQLiteSignalStore) -> None:
+    sqlite_store.put_many([make_signal(3, source="a", title="Same story"),
+                           make_signal(1, source="b", title="Same story"),
+                           make_signal(2, source="a")])
+    items = client.get("/signals", params={"distinct": "story"}).json()["items"]
+    assert sorted((s["source_id"], s["title"]) for s in items) == [
+        ("a", "Headline number 2"), ("b", "Same story")]
+    assert client.get("/signals", params={"distinct": "nope"}).status_code == 422
+
+
+def test_feeds_endpoint_lists_configured_feeds(sqlite_store: SQLiteSignalStore) -> None:
+    from core.models import FeedConfig, FeedState
+
+    sqlite_store.put_feed_state(FeedState(feed_id="b", url="http://b", last_attempt_at=T0,
+                                          consecutive_failures=2, last_error="HTTP 500"))
+    sqlite_store.put_feed_state(FeedState(feed_id="gone", url="http://old",
+                                          last_attempt_at=T0))
+    feeds = [FeedConfig(id="a", url="http://a", name="A"), FeedConfig(id="b", url="http://b")]
+    with TestClient(create_app(Services(sqlite_store, feeds=feeds))) as c:
+        body = c.get("/feeds").json()
+    assert [(f["id"], f["status"], f["configured"]) for f in body] == [
+        ("a", "never_polled", True), ("b", "failing", True), ("gone", "ok", False)]
+    assert body[1]["last_error"] == "HTTP 500" and body[0]["name"] == "A"
+
+
 @pytest.mark.parametrize(("params", "field"), [
     ({"limit": 0}, "limit"), ({"limit": 5000}, "limit"), ({"since": "yesterday"}, "since"),
     ({"cursor": "garbage!"}, "cursor"),

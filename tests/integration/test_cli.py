@@ -138,6 +138,32 @@ def test_ingest_once_twice_then_query(tiny_model_dir: Path, feeds_file: Path,
     assert {s["source_id"] for s in atom_only} == {"atom"} and len(atom_only) == 2
 
 
+def test_feeds_health_and_distinct_stories(tiny_model_dir: Path, feed_server: FeedServer,
+                                           tmp_path: Path) -> None:
+    story = [{"title": "Apple profit rose to a record", "guid": "x1", "link": "https://a/1"}]
+    feed_server.routes["/one.xml"] = Route(rss(story))
+    feed_server.routes["/two.xml"] = Route(rss([{**story[0], "guid": "y1",
+                                                  "link": "https://b/1"}]))
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f'[[feeds]]\nid = "one"\nurl = "{feed_server.url("/one.xml")}"\n'
+                     f'[[feeds]]\nid = "two"\nurl = "{feed_server.url("/two.xml")}"\n'
+                     f'[[feeds]]\nid = "down"\nurl = "{feed_server.url("/down.xml")}"\n')
+    names = tmp_path / "names.csv"
+    names.write_text("name,ticker\nApple,APPL.X\n")
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    r = run("ingest", "--once", "--feeds", str(feeds), "--store", store, "--model-dir",
+            str(tiny_model_dir), "--tickers", str(names))
+    assert r.returncode == 0, r.stderr
+    health = {h["id"]: h for h in lines(run("feeds", "--feeds", str(feeds), "--store",
+                                            store).stdout)}
+    assert health["one"]["status"] == "ok" and health["one"]["signals_written"] == 1
+    assert health["down"]["status"] == "failing" and "404" in health["down"]["last_error"]
+    assert health["down"]["next_attempt_at"]
+    assert len(lines(run("signals", "--store", store).stdout)) == 2
+    distinct = lines(run("signals", "--store", store, "--distinct", "story").stdout)
+    assert len(distinct) == 1 and distinct[0]["tickers"] == ["APPL.X"]
+
+
 def test_bad_feeds_file_is_a_clear_cli_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "feeds.toml"
     bad.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/x"\n')
@@ -176,6 +202,17 @@ def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> Non
     assert result["single"]["p99_ms"] >= result["single"]["p50_ms"]
     assert result["batched"]["sentences_per_s"] > 0
     assert result["single"]["sentences"] == 40
+
+
+def test_bench_ingest_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
+    r = run("bench", "ingest", "--model-dir", str(tiny_model_dir), "--feeds", "4", "--items",
+            "6", "--latency-ms", "20", "--runs", "2")
+    assert r.returncode == 0, r.stderr
+    (result,) = lines(r.stdout)
+    assert result["signals_written"] == 24
+    assert result["first_pass_s"] > 0 and result["second_pass_s"] > 0
+    assert all(run_["second_pass_not_modified"] == 4 for run_ in result["per_run"])
+    assert all(run_["second_pass_signals_written"] == 0 for run_ in result["per_run"])
 
 
 def test_serve_classifies_and_ingests_on_schedule(tiny_model_dir: Path, feeds_file: Path,
