@@ -7,10 +7,17 @@ from typing import Final
 #: Label order used everywhere: model outputs, probabilities, metrics, plots.
 LABELS: Final[tuple[str, str, str]] = ("negative", "neutral", "positive")
 
-# --- DynamoDB signals table (single-table design) ---------------------------------
+# --- DynamoDB signals table (single-table design, see README) ---------------------
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
-TABLE_GSI_TICKER: Final = "gsi_ticker"
+#: GSI: signals of one source, newest first (pk SRC#<source>, sk <first_seen_at>#<id>).
+GSI_BY_SOURCE: Final = "by_source"
+GSI_BY_SOURCE_PK: Final = "src_pk"
+GSI_BY_SOURCE_SK: Final = "src_sk"
+#: GSI: all signals, newest first (constant pk, sk <first_seen_at>#<id>).
+GSI_BY_TIME: Final = "by_time"
+GSI_BY_TIME_PK: Final = "all_pk"
+GSI_BY_TIME_SK: Final = "all_sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"
 
 # --- Metrics (CloudWatch EMF namespace and names) ---------------------------------

@@ -6,6 +6,7 @@ Adapters are imported lazily so `core` pulls in no optional dependency at import
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from core.errors import ConfigError
@@ -38,8 +39,10 @@ def build_store(url: str) -> SignalStore:
         table = parts.netloc or parts.path.lstrip("/")
         if not table:
             raise ConfigError(f"store URL {url!r} names no table: use dynamodb://TABLE")
+        ttl = query.get("ttl_days")
         return DynamoDBSignalStore(table, region=query.get("region"),
-                                   endpoint_url=query.get("endpoint_url"))
+                                   endpoint_url=query.get("endpoint_url"),
+                                   ttl_days=float(ttl) if ttl else None)
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///PATH or dynamodb://TABLE")
 
 
@@ -58,6 +61,28 @@ def build_classifier(settings: Settings) -> Classifier:
         return SageMakerClassifier(settings.sagemaker_endpoint, region=settings.aws_region,
                                    batch_size=settings.batch_size)
     raise ConfigError(f"unknown classifier {settings.classifier!r}: use onnx or sagemaker")
+
+
+@lru_cache(maxsize=8)
+def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) -> Any:
+    """One boto3 DynamoDB client per (region, endpoint), built on first use, never at import."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3,
+                    read_timeout=10, max_pool_connections=32)
+    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url,
+                        config=config)
+
+
+@lru_cache(maxsize=8)
+def sagemaker_runtime_client(region: str | None = None, timeout: float = 10.0) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
+                    read_timeout=timeout, max_pool_connections=32)
+    return boto3.client("sagemaker-runtime", region_name=region, config=config)
 
 
 @lru_cache(maxsize=4)

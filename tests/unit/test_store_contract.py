@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from core.adapters.dynamodb_store import DynamoDBSignalStore, create_table
 from core.adapters.sqlite_store import SCHEMA_VERSION, SQLiteSignalStore
 from core.errors import InvalidInputError
 from core.models import Article, FeedState, Prediction, Signal
 from core.ports import SignalStore
 from core.text import make_link_key
+from core.wiring import build_store
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -28,18 +34,64 @@ def make_signal(i: int, *, source: str = "feed-a", tickers: list[str] | None = N
                                scored_at=(seen or T0) + timedelta(seconds=1))
 
 
-def sqlite_factory(tmp_path: Path) -> SignalStore:
-    return SQLiteSignalStore(tmp_path / "contract.db")
+@contextmanager
+def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignalStore]:
+    store = SQLiteSignalStore(tmp_path / "contract.db")
+    yield store
+    store.close()
 
 
-STORES = {"sqlite": sqlite_factory}
+class SerializedClient:
+    """moto's in-memory backend is not thread-safe inside transactions (it deep-copies tables
+    while other threads write). Calls go through one lock here; the store's worker threads and
+    the interleaving of racing writers still run, each call seen by moto one at a time."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: object, **kwargs: object) -> object:
+            with self._lock:
+                return attr(*args, **kwargs)
+        return call
 
 
-@pytest.fixture(params=sorted(STORES))
+@contextmanager
+def dynamodb_mock_aws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignalStore]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, "signals")
+        yield DynamoDBSignalStore("signals", client=SerializedClient(client), base_delay=0.001)
+
+
+@contextmanager
+def dynamodb_moto_server(request: pytest.FixtureRequest,
+                         tmp_path: Path) -> Iterator[SignalStore]:
+    endpoint = request.getfixturevalue("moto_endpoint")
+    table = f"signals-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    create_table(client, table)
+    # Built the way the service builds it: from a store URL, over real HTTP.
+    store = build_store(f"dynamodb://{table}?region=us-east-1&endpoint_url={endpoint}")
+    assert isinstance(store, DynamoDBSignalStore)
+    store.client = SerializedClient(store.client)
+    yield store
+    client.delete_table(TableName=table)
+
+
+STORES = {"sqlite": sqlite_store, "dynamodb-mock_aws": dynamodb_mock_aws,
+          "dynamodb-moto_server": dynamodb_moto_server}
+
+
+@pytest.fixture(params=list(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SignalStore]:
-    s = STORES[request.param](tmp_path)
-    yield s
-    s.close()
+    with STORES[request.param](request, tmp_path) as s:
+        yield s
 
 
 def test_round_trip_keeps_every_field(store: SignalStore) -> None:
@@ -206,24 +258,24 @@ def test_summary_buckets(store: SignalStore) -> None:
 
 
 def test_two_threads_writing_at_once(store: SignalStore) -> None:
-    # Overlapping ranges: 0-299 and 150-449. Every id must end up stored exactly once.
+    # Overlapping ranges: 0-79 and 40-119. Every id must end up stored exactly once.
     results = []
     barrier = threading.Barrier(2)
 
     def writer(lo: int, hi: int) -> None:
         barrier.wait()
         total_written = 0
-        for start in range(lo, hi, 25):
-            total_written += store.put_many([make_signal(i) for i in range(start, start + 25)]
+        for start in range(lo, hi, 10):
+            total_written += store.put_many([make_signal(i) for i in range(start, start + 10)]
                                             ).written
         results.append(total_written)
 
-    threads = [threading.Thread(target=writer, args=r) for r in ((0, 300), (150, 450))]
+    threads = [threading.Thread(target=writer, args=r) for r in ((0, 80), (40, 120))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sum(results) == 450
+    assert sum(results) == 120
     ids: set[str] = set()
     cursor = None
     while True:
@@ -231,13 +283,13 @@ def test_two_threads_writing_at_once(store: SignalStore) -> None:
         ids |= {s.signal_id for s in page.items}
         if not (cursor := page.next_cursor):
             break
-    assert len(ids) == 450
+    assert len(ids) == 120
 
 
 def test_health_reports_ok(store: SignalStore) -> None:
     store.put_many([make_signal(1)])
     health = store.health()
-    assert health["ok"] is True and health["signals"] == 1
+    assert health["ok"] is True and health["backend"] in ("sqlite", "dynamodb")
 
 
 def test_sqlite_persists_across_reopen_and_uses_wal(tmp_path: Path) -> None:
@@ -247,6 +299,7 @@ def test_sqlite_persists_across_reopen_and_uses_wal(tmp_path: Path) -> None:
     first.close()
     second = SQLiteSignalStore(path)
     assert len(second.query().items) == 1
+    assert second.health()["signals"] == 1
     assert second._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert second._conn().execute("SELECT version FROM schema_version").fetchone()[0] == (
         SCHEMA_VERSION)

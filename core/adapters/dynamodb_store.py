@@ -1,0 +1,432 @@
+"""DynamoDB signal store (single table; see README "DynamoDB table design").
+
+- SIG#<signal_id> / SIG holds the signal (`doc`, JSON) and the keys of two GSIs:
+  by_source (SRC#<source>, <first_seen_at>#<id>) and by_time (ALL, <first_seen_at>#<id>).
+- TKR#<ticker> / <first_seen_at>#<id> is a copy of the signal for ticker queries.
+- LINK#<link_key> / LINK marks a canonical link as seen (GUID changes).
+- STORY#<story_id> / FIRST and / SRC#<source> hold a story's earliest sighting.
+- FEED / <feed_id> holds per-feed polling state.
+
+A signal and its ticker copies are written in one transaction conditioned on the signal not
+existing, so it is written at most once and its copies exist iff it does. Batch reads retry
+unprocessed keys with exponential backoff; throttled writes are retried likewise. Backend
+errors become core.errors types here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from core.errors import InvalidInputError, StoreError, StoreUnavailableError
+from core.models import FeedState, PutResult, Signal, SignalPage, SummaryBucket
+from core.names import (
+    GSI_BY_SOURCE,
+    GSI_BY_SOURCE_PK,
+    GSI_BY_SOURCE_SK,
+    GSI_BY_TIME,
+    GSI_BY_TIME_PK,
+    GSI_BY_TIME_SK,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+    TABLE_TTL_ATTRIBUTE,
+)
+from core.text import make_link_key
+from core.timeutil import to_iso
+
+PK, SK = TABLE_PARTITION_KEY, TABLE_SORT_KEY
+ALL = "ALL"
+TRANSIENT = {"ProvisionedThroughputExceededException", "ThrottlingException",
+             "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
+             "TransactionInProgressException", "LimitExceededException"}
+_TRANSIENT_CANCEL = {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict",
+                     "RequestLimitExceeded"}
+T = TypeVar("T")
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _time_key(signal: Signal) -> str:
+    return f"{to_iso(signal.first_seen_at)}#{signal.signal_id}"
+
+
+class DynamoDBSignalStore:
+    def __init__(self, table: str, *, region: str | None = None, endpoint_url: str | None = None,
+                 client: Any = None, ttl_days: float | None = None, max_attempts: int = 6,
+                 base_delay: float = 0.05, workers: int = 8) -> None:
+        if client is None:
+            from core.wiring import dynamodb_client
+
+            client = dynamodb_client(region, endpoint_url)
+        self.client = client
+        self.table = table
+        self.ttl_days = ttl_days
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.workers = workers
+
+    # -- errors and retries -------------------------------------------------------------
+    @contextmanager
+    def _translate(self, what: str) -> Iterator[None]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            msg = f"DynamoDB {what} on {self.table}: {code}: {exc}"
+            if code in TRANSIENT:
+                raise StoreUnavailableError(msg) from exc
+            raise StoreError(msg) from exc
+        except BotoCoreError as exc:  # connection errors, timeouts
+            raise StoreUnavailableError(f"DynamoDB {what} on {self.table}: {exc}") from exc
+
+    def _sleep(self, attempt: int) -> None:
+        time.sleep(self.base_delay * (2 ** attempt) * (0.5 + random.random() / 2))
+
+    def _retrying(self, call: Callable[[], T], what: str) -> T:
+        from botocore.exceptions import ClientError
+
+        for attempt in range(self.max_attempts):
+            try:
+                with self._translate(what):
+                    return call()
+            except StoreUnavailableError as exc:
+                cause = exc.__cause__
+                if attempt == self.max_attempts - 1 or not isinstance(cause, ClientError):
+                    raise
+                self._sleep(attempt)
+        raise AssertionError("unreachable")
+
+    # -- items --------------------------------------------------------------------------
+    def _ttl(self, signal: Signal) -> dict[str, dict[str, str]]:
+        if not self.ttl_days:
+            return {}
+        expires = int(signal.first_seen_at.timestamp() + self.ttl_days * 86400)
+        return {TABLE_TTL_ATTRIBUTE: {"N": str(expires)}}
+
+    def _signal_items(self, signal: Signal) -> list[dict[str, Any]]:
+        doc = signal.model_dump_json()
+        tk = _time_key(signal)
+        common = {"doc": _s(doc), "source_id": _s(signal.source_id),
+                  "story_id": _s(signal.story_id), **self._ttl(signal)}
+        items = [{PK: _s(f"SIG#{signal.signal_id}"), SK: _s("SIG"),
+                  GSI_BY_SOURCE_PK: _s(f"SRC#{signal.source_id}"), GSI_BY_SOURCE_SK: _s(tk),
+                  GSI_BY_TIME_PK: _s(ALL), GSI_BY_TIME_SK: _s(tk), **common}]
+        items += [{PK: _s(f"TKR#{t}"), SK: _s(tk), **common} for t in signal.tickers]
+        link_key = make_link_key(signal.source_id, signal.link)
+        if link_key:
+            items.append({PK: _s(f"LINK#{link_key}"), SK: _s("LINK"),
+                          "signal_id": _s(signal.signal_id), **self._ttl(signal)})
+        return items
+
+    def _put_one(self, signal: Signal) -> bool:
+        """True if written, False if it existed already."""
+        from botocore.exceptions import ClientError
+
+        items = self._signal_items(signal)
+        ops: list[dict[str, Any]] = [{"Put": {
+            "TableName": self.table, "Item": items[0],
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": PK}}}]
+        ops += [{"Put": {"TableName": self.table, "Item": item}} for item in items[1:]]
+        for attempt in range(self.max_attempts):
+            try:
+                self.client.transact_write_items(TransactItems=ops)
+                break
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code = error.get("Code", "")
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if code == "TransactionCanceledException" and reasons[:1] == [
+                        "ConditionalCheckFailed"]:
+                    return False
+                transient = code in TRANSIENT or (code == "TransactionCanceledException" and
+                                                  set(reasons) & _TRANSIENT_CANCEL)
+                if not transient:
+                    with self._translate("write"):
+                        raise
+                if attempt == self.max_attempts - 1:
+                    raise StoreUnavailableError(
+                        f"DynamoDB write on {self.table} still throttled after "
+                        f"{self.max_attempts} attempts: {code} {reasons}") from exc
+                self._sleep(attempt)
+            except Exception as exc:
+                with self._translate("write"):
+                    raise exc
+        self._mark_story(signal)
+        return True
+
+    def _mark_story(self, signal: Signal) -> None:
+        """Record the story's earliest sighting (overall and per source); never fails a write."""
+        from botocore.exceptions import ClientError
+
+        tk = _time_key(signal)
+        for sk in ("FIRST", f"SRC#{signal.source_id}"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={PK: _s(f"STORY#{signal.story_id}"), SK: _s(sk), "time_key": _s(tk),
+                          "signal_id": _s(signal.signal_id), **self._ttl(signal)},
+                    ConditionExpression="attribute_not_exists(#pk) OR time_key > :tk",
+                    ExpressionAttributeNames={"#pk": PK},
+                    ExpressionAttributeValues={":tk": _s(tk)})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    continue  # a missing marker only means "treat as first sighting"
+
+    # -- SignalStore --------------------------------------------------------------------
+    def put_many(self, signals: Iterable[Signal]) -> PutResult:
+        batch: dict[str, Signal] = {}
+        repeats = 0
+        for s in signals:
+            if s.signal_id in batch:
+                repeats += 1
+            else:
+                batch[s.signal_id] = s
+        if not batch:
+            return PutResult(written=0, duplicates=repeats)
+        todo = [s for s in batch.values()
+                if s.signal_id not in self.existing_ids(batch)]
+        skipped = len(batch) - len(todo)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1))) as ex:
+            written = sum(ex.map(self._put_one, todo))
+        return PutResult(written=written, duplicates=skipped + len(todo) - written + repeats)
+
+    def _batch_get(self, keys: list[dict[str, Any]], projection: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for i in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table: {
+                "Keys": keys[i:i + 100], "ProjectionExpression": projection,
+                "ExpressionAttributeNames": {"#pk": PK, "#sk": SK}}}
+            for attempt in range(self.max_attempts + 1):
+                resp = self._retrying(lambda r=request: self.client.batch_get_item(
+                    RequestItems=r), "batch read")
+                found += resp.get("Responses", {}).get(self.table, [])
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if attempt == self.max_attempts:
+                    raise StoreUnavailableError(
+                        f"DynamoDB batch read on {self.table}: keys still unprocessed after "
+                        f"{self.max_attempts} retries")
+                self._sleep(attempt)
+        return found
+
+    def existing_ids(self, signal_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(signal_ids))
+        keys = [{PK: _s(f"SIG#{i}"), SK: _s("SIG")} for i in ids]
+        return {item[PK]["S"][4:] for item in self._batch_get(keys, "#pk, #sk")}
+
+    def existing_link_keys(self, link_keys: Iterable[str]) -> set[str]:
+        keys = [{PK: _s(f"LINK#{k}"), SK: _s("LINK")} for k in dict.fromkeys(link_keys) if k]
+        return {item[PK]["S"][5:] for item in self._batch_get(keys, "#pk, #sk")}
+
+    def get(self, signal_id: str) -> Signal | None:
+        resp = self._retrying(lambda: self.client.get_item(
+            TableName=self.table, Key={PK: _s(f"SIG#{signal_id}"), SK: _s("SIG")}), "read")
+        item = resp.get("Item")
+        return Signal.model_validate_json(item["doc"]["S"]) if item else None
+
+    def _query_spec(self, source: str | None, ticker: str | None, since: datetime | None,
+                    until: datetime | None) -> tuple[dict[str, Any], list[str]]:
+        if ticker:
+            index, pk_name, sk_name = None, PK, SK
+            pk_value = f"TKR#{ticker.strip().lstrip('$').upper()}"
+        elif source:
+            index, pk_name, sk_name = GSI_BY_SOURCE, GSI_BY_SOURCE_PK, GSI_BY_SOURCE_SK
+            pk_value = f"SRC#{source}"
+        else:
+            index, pk_name, sk_name = GSI_BY_TIME, GSI_BY_TIME_PK, GSI_BY_TIME_SK
+            pk_value = ALL
+        names = {"#p": pk_name}
+        if since or until:
+            names["#s"] = sk_name
+        values: dict[str, Any] = {":p": _s(pk_value)}
+        cond = "#p = :p"
+        if since and until:
+            cond += " AND #s BETWEEN :lo AND :hi"
+            values.update({":lo": _s(to_iso(since)), ":hi": _s(to_iso(until))})
+        elif since:
+            cond += " AND #s >= :lo"
+            values[":lo"] = _s(to_iso(since))
+        elif until:
+            cond += " AND #s < :hi"
+            values[":hi"] = _s(to_iso(until))
+        spec: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": cond,
+                                "ExpressionAttributeNames": names,
+                                "ExpressionAttributeValues": values, "ScanIndexForward": False}
+        if index:
+            spec["IndexName"] = index
+        if ticker and source:
+            spec["FilterExpression"] = "source_id = :src"
+            values[":src"] = _s(source)
+        key_names = [PK, SK] + ([pk_name, sk_name] if index else [])
+        return spec, key_names
+
+    def _first_sightings(self, items: list[dict[str, Any]], source: str | None) -> set[str]:
+        """signal_ids among items that are their story's earliest sighting."""
+        sk = f"SRC#{source}" if source else "FIRST"
+        stories = {item["story_id"]["S"] for item in items}
+        if not stories:
+            return set()
+        keys = [{PK: _s(f"STORY#{st}"), SK: _s(sk)} for st in stories]
+        markers = {m[PK]["S"][6:]: m["signal_id"]["S"]
+                   for m in self._batch_get(keys, "#pk, #sk, signal_id")}
+        out = set()
+        for item in items:
+            sig = Signal.model_validate_json(item["doc"]["S"])
+            marker = markers.get(item["story_id"]["S"])
+            if marker is None or marker == sig.signal_id:
+                out.add(sig.signal_id)
+        return out
+
+    def query(self, *, source: str | None = None, ticker: str | None = None,
+              since: datetime | None = None, until: datetime | None = None,
+              limit: int = 100, cursor: str | None = None,
+              distinct_story: bool = False) -> SignalPage:
+        limit = max(1, min(int(limit), 1000))
+        spec, key_names = self._query_spec(source, ticker, since, until)
+        start = _decode_cursor(cursor) if cursor else None
+        items: list[dict[str, Any]] = []
+        more = False
+        while True:
+            request = dict(spec, Limit=limit + 1 - len(items) if not distinct_story
+                           else max(limit, 25))
+            if start:
+                request["ExclusiveStartKey"] = start
+            resp = self._retrying(lambda r=request: self.client.query(**r), "query")
+            page = resp.get("Items", [])
+            if distinct_story:
+                keep = self._first_sightings(page, source)
+                page = [i for i in page
+                        if Signal.model_validate_json(i["doc"]["S"]).signal_id in keep]
+            items += page
+            start = resp.get("LastEvaluatedKey")
+            if len(items) > limit:
+                more = True
+                break
+            if not start:
+                break
+        more = more or len(items) > limit
+        items = items[:limit]
+        next_cursor = None
+        if (more or start) and items:
+            last = items[-1]
+            next_cursor = _encode_cursor({k: last[k] for k in key_names})
+            if not more:  # stopped exactly at a page end: is there anything after it?
+                probe = dict(spec, Limit=1, ExclusiveStartKey={k: last[k] for k in key_names})
+                if not self._retrying(lambda: self.client.query(**probe), "query").get("Items"):
+                    next_cursor = None
+        signals = [Signal.model_validate_json(i["doc"]["S"]) for i in items]
+        return SignalPage(items=signals, next_cursor=next_cursor)
+
+    def latest(self, n: int = 20) -> list[Signal]:
+        return self.query(limit=n).items
+
+    def summary(self, *, source: str | None = None, ticker: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                bucket_seconds: int = 3600) -> list[SummaryBucket]:
+        from core.adapters.sqlite_store import _buckets
+
+        bucket_seconds = max(1, int(bucket_seconds))
+        spec, _ = self._query_spec(source, ticker, since, until)
+        acc: dict[tuple[int, str], list[float]] = {}
+        start = None
+        while True:
+            request = dict(spec, ProjectionExpression="doc")
+            request["ExpressionAttributeNames"] = dict(spec["ExpressionAttributeNames"])
+            if start:
+                request["ExclusiveStartKey"] = start
+            resp = self._retrying(lambda r=request: self.client.query(**r), "query")
+            for item in resp.get("Items", []):
+                sig = Signal.model_validate_json(item["doc"]["S"])
+                epoch = int(sig.first_seen_at.timestamp()) // bucket_seconds * bucket_seconds
+                slot = acc.setdefault((epoch, sig.label.value), [0, 0.0])
+                slot[0] += 1
+                slot[1] += sig.score
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                break
+        return _buckets((k[0], k[1], int(v[0]), v[1]) for k, v in sorted(acc.items()))
+
+    def get_feed_states(self) -> dict[str, FeedState]:
+        states: dict[str, FeedState] = {}
+        start = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table, "KeyConditionExpression": "#pk = :f",
+                "ExpressionAttributeNames": {"#pk": PK},
+                "ExpressionAttributeValues": {":f": _s("FEED")}}
+            if start:
+                request["ExclusiveStartKey"] = start
+            resp = self._retrying(lambda r=request: self.client.query(**r), "query")
+            for item in resp.get("Items", []):
+                st = FeedState.model_validate_json(item["doc"]["S"])
+                states[st.feed_id] = st
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return states
+
+    def put_feed_state(self, state: FeedState) -> None:
+        self._retrying(lambda: self.client.put_item(
+            TableName=self.table, Item={PK: _s("FEED"), SK: _s(state.feed_id),
+                                        "doc": _s(state.model_dump_json())}), "write")
+
+    def health(self) -> dict[str, object]:
+        resp = self._retrying(lambda: self.client.describe_table(TableName=self.table),
+                              "describe")
+        table = resp["Table"]
+        return {"backend": "dynamodb", "table": self.table, "status": table.get("TableStatus"),
+                "approximate_items": table.get("ItemCount"),
+                "ok": table.get("TableStatus") == "ACTIVE"}
+
+    def close(self) -> None:
+        pass
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps({k: v["S"] for k, v in key.items()}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not data or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise ValueError("bad cursor shape")
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError("cursor is not one this service issued", field="cursor") from exc
+    return {k: _s(v) for k, v in data.items()}
+
+
+def create_table(client: Any, table: str) -> None:
+    """Create the table with the layout above (tests, local moto, `newsig` tooling).
+    In AWS the CDK app creates it (infra/)."""
+    key = {"AttributeType": "S"}
+    client.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, **key} for n in (
+            PK, SK, GSI_BY_SOURCE_PK, GSI_BY_SOURCE_SK, GSI_BY_TIME_PK, GSI_BY_TIME_SK)],
+        KeySchema=[{"AttributeName": PK, "KeyType": "HASH"},
+                   {"AttributeName": SK, "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": GSI_BY_SOURCE, "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": GSI_BY_SOURCE_PK, "KeyType": "HASH"},
+                           {"AttributeName": GSI_BY_SOURCE_SK, "KeyType": "RANGE"}]},
+            {"IndexName": GSI_BY_TIME, "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": GSI_BY_TIME_PK, "KeyType": "HASH"},
+                           {"AttributeName": GSI_BY_TIME_SK, "KeyType": "RANGE"}]},
+        ])
+    client.get_waiter("table_exists").wait(TableName=table)
