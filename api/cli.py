@@ -172,6 +172,15 @@ def cmd_model_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_export(args: argparse.Namespace) -> int:
+    from model.export import export_sagemaker
+
+    settings = _settings(args)
+    target = export_sagemaker(Path(settings.model_dir), Path(args.sagemaker))
+    _emit(json.dumps({"sagemaker_artifact": str(target), "bytes": target.stat().st_size}))
+    return 0
+
+
 def cmd_bench_classify(args: argparse.Namespace) -> int:
     from model.bench import bench_classify
 
@@ -291,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="labels are 0 bearish, 1 bullish, 2 neutral")
     _model_arg(p)
     p.set_defaults(func=cmd_model_evaluate)
+
+    p = msub.add_parser("export", help="serving artifacts (SageMaker model.tar.gz)")
+    p.add_argument("--sagemaker", required=True, metavar="OUT",
+                   help="folder to write model.tar.gz into")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_export)
 
     bench = sub.add_parser("bench", help="benchmarks that print JSON")
     bsub = bench.add_subparsers(dest="bench_command", required=True)

@@ -69,3 +69,31 @@ def write_model_version(out_dir: Path) -> str:
     version = h.hexdigest()[:16]
     (out_dir / "model_version").write_text(version + "\n")
     return version
+
+
+SAGEMAKER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json", "vocab.txt", "labels.json", "model_version")
+
+
+def export_sagemaker(model_dir: Path, out_dir: Path) -> Path:
+    """model.tar.gz in the Hugging Face inference toolkit layout (weights + code/inference.py)."""
+    import tarfile
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    missing = [n for n in ("config.json", "model.safetensors", "labels.json")
+               if not (model_dir / n).exists()]
+    if missing:
+        from core.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(f"{model_dir} lacks {', '.join(missing)}: run `newsig model "
+                                 "train` first")
+    inference = Path(__file__).resolve().parent / "sagemaker" / "inference.py"
+    target = out_dir / "model.tar.gz"
+    tmp = target.with_suffix(".tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for name in SAGEMAKER_FILES:
+            if (model_dir / name).exists():
+                tar.add(model_dir / name, arcname=name)
+        tar.add(inference, arcname="code/inference.py")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,1 @@
+"""SageMaker serving artifact: code/inference.py for the Hugging Face inference toolkit."""
