@@ -52,6 +52,7 @@ class FeedResult(BaseModel):
     pending: int = 0
     truncated: bool = False
     error: str | None = None
+    labels: dict[str, int] = Field(default_factory=dict)
 
 
 class IngestSummary(BaseModel):
@@ -68,6 +69,8 @@ class IngestSummary(BaseModel):
     pending: int = 0
     errors: list[str] = Field(default_factory=list)
     duration_s: float = 0.0
+    classify_s: float = 0.0
+    labels: dict[str, int] = Field(default_factory=dict)
     feeds: list[FeedResult] = Field(default_factory=list)
 
 
@@ -166,6 +169,8 @@ class Ingestor:
             summary.skipped_no_title += res.skipped_no_title
             summary.signals_written += res.signals_written
             summary.pending += res.pending
+            for label, n in res.labels.items():
+                summary.labels[label] = summary.labels.get(label, 0) + n
         order = {f.id: i for i, f in enumerate(feeds)}
         summary.feeds = sorted(results, key=lambda r: order[r.id])
         summary.feeds_failed.sort(key=lambda f: order[f.id])
@@ -282,6 +287,7 @@ class Ingestor:
         for start in range(0, len(new), self.classify_chunk):
             chunk = new[start:start + self.classify_chunk]
             left = len(new) - start
+            started = time.perf_counter()
             try:
                 predictions = self.classifier.classify([a.title for a in chunk])
             except ClassifierError as exc:
@@ -289,6 +295,7 @@ class Ingestor:
                 summary.errors.append(f"{feed_id}: classifier failed, {left} items left for "
                                       f"the next run: {exc}")
                 return
+            summary.classify_s = round(summary.classify_s + time.perf_counter() - started, 4)
             scored_at = self.clock()
             signals = [Signal.from_article(a, p, scored_at)
                        for a, p in zip(chunk, predictions, strict=True)]
@@ -301,6 +308,9 @@ class Ingestor:
                 return
             res.signals_written += put.written
             res.duplicates += put.duplicates
+            if not put.duplicates:  # exact per-label counts (a racing writer makes them vague)
+                for sig in signals:
+                    res.labels[sig.label.value] = res.labels.get(sig.label.value, 0) + 1
 
     def _put_with_retry(self, signals: list[Signal]) -> PutResult:
         delay = self.retry_delay

@@ -195,8 +195,8 @@ class DynamoDBSignalStore:
                 batch[s.signal_id] = s
         if not batch:
             return PutResult(written=0, duplicates=repeats)
-        todo = [s for s in batch.values()
-                if s.signal_id not in self.existing_ids(batch)]
+        stored = self.existing_ids(batch)
+        todo = [s for s in batch.values() if s.signal_id not in stored]
         skipped = len(batch) - len(todo)
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1))) as ex:
             written = sum(ex.map(self._put_one, todo))

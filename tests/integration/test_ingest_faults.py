@@ -412,3 +412,46 @@ def test_kill_mid_run_never_duplicates_or_loses(tiny_model_dir: Path, tmp_path: 
         assert len({(s.source_id, s.guid) for s in after}) == 1000
     finally:
         store.close()
+
+
+def test_dynamodb_store_throttles_then_recovers(feed_server: FeedServer, make_ingestor) -> None:
+    """botocore Stubber: reads and writes are throttled once each, then succeed; the pass
+    still writes every item exactly once and reports no error."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from core.adapters.dynamodb_store import DynamoDBSignalStore
+
+    from botocore.config import Config
+
+    # botocore's own retries off, so the store's retry layer is what must recover.
+    client = boto3.client("dynamodb", region_name="us-east-1",
+                          config=Config(retries={"total_max_attempts": 1}))
+    store = DynamoDBSignalStore("t", client=client, base_delay=0.001, workers=1)
+    feeds = one_feed(feed_server, "/dt.xml", Route(rss(items(2))))
+    empty = {"Responses": {"t": []}}
+    stub = Stubber(client)
+    stub.add_response("query", {"Items": []})                       # feed states
+    stub.add_response("batch_get_item", empty)                      # dedup: signal ids
+    stub.add_client_error("batch_get_item", "ProvisionedThroughputExceededException",
+                          http_status_code=400)                     # dedup: links, throttled
+    stub.add_response("batch_get_item", empty)                      # ... retried
+    stub.add_response("batch_get_item", empty)                      # put_many: existing ids
+    stub.add_client_error("transact_write_items", "ThrottlingException",
+                          http_status_code=400)                     # first signal, throttled
+    stub.add_response("transact_write_items", {})                   # ... retried
+    stub.add_response("put_item", {}, {"TableName": "t", "Item": ANY,
+                                       "ConditionExpression": ANY,
+                                       "ExpressionAttributeNames": ANY,
+                                       "ExpressionAttributeValues": ANY})
+    stub.add_response("put_item", {})                               # story markers
+    stub.add_response("transact_write_items", {})                   # second signal
+    stub.add_response("put_item", {})
+    stub.add_response("put_item", {})
+    stub.add_response("put_item", {})                               # feed state
+    with stub:
+        summary = make_ingestor(store=store).run_once(feeds)
+        assert summary.errors == []
+        stub.assert_no_pending_responses()
+    assert (summary.signals_written, summary.pending, summary.errors) == (2, 0, [])
+    assert summary.feeds[0].status == "ok"
