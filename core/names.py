@@ -28,6 +28,8 @@ METRIC_DUPLICATES: Final = "Duplicates"
 METRIC_FEED_FAILURES: Final = "FeedFailures"
 METRIC_CLASSIFY_LATENCY: Final = "ClassifyLatency"
 METRIC_SIGNALS_PER_LABEL: Final = "SignalsPerLabel"
+METRIC_DIMENSION_FEED: Final = "Feed"
+METRIC_DIMENSION_LABEL: Final = "Label"
 
 # --- Environment -------------------------------------------------------------------
 ENV_PREFIX: Final = "NEWSIG_"

@@ -10,6 +10,8 @@ from typing import Any
 from core.names import (
     LABELS,
     METRIC_CLASSIFY_LATENCY,
+    METRIC_DIMENSION_FEED,
+    METRIC_DIMENSION_LABEL,
     METRIC_DUPLICATES,
     METRIC_FEED_FAILURES,
     METRIC_HEADLINES_SEEN,
@@ -17,9 +19,6 @@ from core.names import (
     METRIC_SIGNALS_PER_LABEL,
     METRIC_SIGNALS_WRITTEN,
 )
-
-DIMENSION_FEED = "Feed"
-DIMENSION_LABEL = "Label"
 
 
 def emit_ingest_metrics(summary: Any, *, service: str = "newsig-ingest") -> None:
@@ -39,10 +38,10 @@ def emit_ingest_metrics(summary: Any, *, service: str = "newsig-ingest") -> None
     one(METRIC_HEADLINES_SEEN, summary.entries_seen, MetricUnit.Count)
     for feed in summary.feeds:
         one(METRIC_HEADLINES_SEEN, feed.entries_seen, MetricUnit.Count,
-            {DIMENSION_FEED: feed.id})
+            {METRIC_DIMENSION_FEED: feed.id})
     for label in LABELS:
         one(METRIC_SIGNALS_PER_LABEL, summary.labels.get(label, 0), MetricUnit.Count,
-            {DIMENSION_LABEL: label})
+            {METRIC_DIMENSION_LABEL: label})
     if summary.signals_written:
         one(METRIC_CLASSIFY_LATENCY, summary.classify_s * 1000 / summary.signals_written,
             MetricUnit.Milliseconds)

@@ -418,11 +418,10 @@ def test_dynamodb_store_throttles_then_recovers(feed_server: FeedServer, make_in
     """botocore Stubber: reads and writes are throttled once each, then succeed; the pass
     still writes every item exactly once and reports no error."""
     import boto3
+    from botocore.config import Config
     from botocore.stub import ANY, Stubber
 
     from core.adapters.dynamodb_store import DynamoDBSignalStore
-
-    from botocore.config import Config
 
     # botocore's own retries off, so the store's retry layer is what must recover.
     client = boto3.client("dynamodb", region_name="us-east-1",

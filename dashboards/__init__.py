@@ -1,0 +1,1 @@
+"""Dashboards: the CloudWatch dashboard construct used by the CDK app."""

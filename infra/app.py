@@ -1,0 +1,91 @@
+"""CDK app entry: `python -m infra.app` (what cdk.json runs and `make synth` calls).
+
+cdk-nag's AwsSolutions pack runs as a CDK validation plugin; a finding fails synthesis unless
+it is acknowledged below, on the narrowest construct, with its reason."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_cdk import Acknowledgment, App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from infra.stacks import NewsSignalsStack, StackConfig
+
+STACK_NAME = "NewsSignals"
+
+
+def _ack(scope: IConstruct, rule: str, reason: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
+
+
+def acknowledge_findings(stack: NewsSignalsStack) -> None:
+    """Each AwsSolutions finding this stack raises, acknowledged where it arises. The rest
+    (encryption, PITR, logging, tracing, request validation, latest runtime) are met."""
+    basic = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    for fn in (stack.api_fn, stack.ingest_fn):
+        role = fn.role
+        assert role is not None
+        _ack(role, f"AwsSolutions-IAM4[{basic}AWSLambdaBasicExecutionRole]",
+             "The AWS managed basic execution policy only lets the function write its logs.")
+        _ack(role, "AwsSolutions-IAM5[Resource::*]",
+             "X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level scoping.")
+        _ack(role, "AwsSolutions-IAM5[Resource::<SignalsTable89526324.Arn>/index/*]",
+             "Queries use the signals table's own GSIs (by_source, by_time): the grant is "
+             "scoped to this table's indexes.")
+    _ack(stack.api, f"AwsSolutions-IAM4[{basic}AmazonAPIGatewayPushToCloudWatchLogs]",
+         "API Gateway's account-level CloudWatch role for execution and access logs.")
+    _ack(stack.api, "AwsSolutions-COG4",
+         "Clients are programs authorised by API key + usage plan, not Cognito users.")
+    _ack(stack.api, "AwsSolutions-APIG3",
+         "WAF is left to the deployer (it costs more than this API); stage throttling and the "
+         "usage plan bound abuse.")
+    _ack(stack.dlq, "AwsSolutions-SQS3", "This queue is itself the ingest rule's dead-letter "
+         "queue.")
+    _ack(stack.api, "AwsSolutions-APIG4",
+         "Every method requires an API key bound to a usage plan (per-client throttling and "
+         "quota): the clients are programs, not Cognito users.")
+    if stack.endpoint is not None:
+        role = stack.endpoint.role
+        for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
+            _ack(role, f"AwsSolutions-IAM5[Action::{action}]",
+                 "CDK's asset grant: read-only access to the model artifact's asset object.")
+        _ack(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+                   f"cdk-hnb659fds-assets-<AWS::AccountId>-{stack.config.region}/*]",
+             "The model artifact lives in the CDK bootstrap asset bucket.")
+        _ack(role, "AwsSolutions-IAM5[Resource::*]",
+             "ecr:GetAuthorizationToken has no resource scope; cloudwatch:PutMetricData is "
+             "conditioned on the /aws/sagemaker/Endpoints namespace.")
+        _ack(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:"
+                   f"{stack.config.region}:<AWS::AccountId>:log-group//aws/sagemaker/"
+                   "Endpoints/*]",
+             "SageMaker names the endpoint's log group after the endpoint at creation time.")
+
+
+def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
+              nag: bool = True) -> tuple[App, NewsSignalsStack]:
+    app = App(context=context or {}, outdir=outdir)
+    region = (app.node.try_get_context("region") or os.environ.get("CDK_DEFAULT_REGION")
+              or "us-east-1")
+    app.node.set_context("region", region)
+    config = StackConfig.from_context(app.node.try_get_context)
+    stack = NewsSignalsStack(
+        app, STACK_NAME, config=config,
+        env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=region),
+        description="News Signals: financial news sentiment (API, ingestion, signals)")
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+        acknowledge_findings(stack)
+    return app, stack
+
+
+def main() -> None:
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    app, _ = build_app()
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Lambda assets built without Docker: pip installs manylinux wheels for the Lambda runtime
+into the asset folder, then copies the project's packages (and the model, if it serves in
+Lambda). Used by CDK through ILocalBundling."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("core", "api", "ingest")
+PYTHON_VERSION = "3.14"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.X86_64
+# Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); onnxruntime publishes
+# manylinux_2_28 wheels only, so every tag up to 2_28 is accepted.
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+MODEL_FILES = ("model.int8.onnx", "tokenizer.json", "labels.json", "model_version")
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp")
+
+
+def requirement_files(with_model: bool) -> list[Path]:
+    files = [ROOT / "infra" / "lambda-requirements.txt"]
+    if with_model:
+        files.append(ROOT / "infra" / "lambda-requirements-onnx.txt")
+    return files
+
+
+@jsii.implements(ILocalBundling)
+class PipLocalBundling:
+    def __init__(self, model_dir: Path | None) -> None:
+        self.model_dir = model_dir
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        out = Path(output_dir)
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--target", str(out), "--implementation", "cp",
+               "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--upgrade"]
+        for platform in PLATFORMS:
+            cmd += ["--platform", platform]
+        for req in requirement_files(self.model_dir is not None):
+            cmd += ["-r", str(req)]
+        subprocess.run(cmd, check=True)
+        for pkg in PACKAGES:
+            shutil.copytree(ROOT / pkg, out / pkg, ignore=_IGNORE, dirs_exist_ok=True)
+        if self.model_dir is not None:
+            (out / "model").mkdir(exist_ok=True)
+            for name in MODEL_FILES:
+                shutil.copy2(self.model_dir / name, out / "model" / name)
+        return True
+
+
+def asset_hash(model_dir: Path | None) -> str:
+    """Changes when the code, the requirements or the served model change."""
+    h = hashlib.sha256()
+    paths = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts)
+    for p in [*paths, *requirement_files(model_dir is not None)]:
+        h.update(str(p.relative_to(ROOT)).encode())
+        h.update(p.read_bytes())
+    if model_dir is not None:
+        h.update((model_dir / "model_version").read_bytes())
+    return h.hexdigest()
+
+
+def lambda_code(model_dir: Path | None) -> lambda_.Code:
+    """Code asset: bundled locally when CDK bundles this stack; otherwise (tests, or
+    `cdk synth --exclusively` of another stack) staged from the package sources only."""
+    return lambda_.Code.from_asset(
+        str(ROOT / "core"),  # a small source folder; the bundle replaces it entirely
+        asset_hash=asset_hash(model_dir),
+        asset_hash_type=AssetHashType.CUSTOM,
+        bundling=BundlingOptions(image=DockerImage.from_registry("unused-local-bundling"),
+                                 local=PipLocalBundling(model_dir)))

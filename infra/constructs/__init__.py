@@ -1,0 +1,1 @@
+"""Constructs composed by infra/stacks.py."""
