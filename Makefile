@@ -7,7 +7,10 @@ PORT   ?= 8000
 MODEL  ?= artifacts/model
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint train bench-classify clean
+ARTIFACT := artifacts/sagemaker/model.tar.gz
+CONTEXT ?=
+
+.PHONY: run test lint train bench-classify bench-ingest synth deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +21,13 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[train]'
 	touch $@
 
-# Everything the test suite touches.
+# Everything the test suite touches (training, AWS adapters, CDK app, test tools).
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[train,dev]'
+	$(PIP) -e '.[train,aws,infra,dev]'
+	touch $@
+
+$(VENV)/.installed-infra: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[train,aws,infra]'
 	touch $@
 
 $(MODEL)/model_version: | $(VENV)/.installed-run
@@ -43,5 +50,19 @@ train: $(VENV)/.installed-run
 bench-classify: $(VENV)/.installed-run $(MODEL)/model_version
 	$(BIN)/newsig bench classify --model-dir $(MODEL) --out bench-results/classify.json
 
+bench-ingest: $(VENV)/.installed-run $(MODEL)/model_version
+	$(BIN)/newsig bench ingest --model-dir $(MODEL) --out bench-results/ingest.json
+
+$(ARTIFACT): $(MODEL)/model_version | $(VENV)/.installed-run
+	$(BIN)/newsig model export --sagemaker $(dir $(ARTIFACT)) --model-dir $(MODEL)
+
+# Offline: writes cdk.out/ (Lambda bundles built with pip, no Docker). CONTEXT="-c key=value".
+synth: $(VENV)/.installed-infra $(ARTIFACT)
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python -m infra.app $(CONTEXT)
+
+# Needs AWS credentials and a bootstrapped account/region (npx aws-cdk@2 bootstrap).
+deploy: synth
+	npx --yes aws-cdk@2 deploy --app cdk.out NewsSignals --require-approval broadening
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache cdk.out

@@ -5,7 +5,10 @@ it is acknowledged below, on the narrowest construct, with its reason."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, App, Environment, Validations
@@ -81,10 +84,31 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None,
     return app, stack
 
 
-def main() -> None:
+def cli_context(argv: list[str]) -> dict[str, Any]:
+    """cdk.json's context, then `-c key=value` pairs (what `make synth CONTEXT=...` passes).
+    Under the cdk CLI, the CLI supplies both through CDK_CONTEXT_JSON instead."""
+    context: dict[str, Any] = {}
+    if "CDK_CONTEXT_JSON" not in os.environ and Path("cdk.json").exists():
+        context.update(json.loads(Path("cdk.json").read_text()).get("context", {}))
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-c", "--context"):
+            key, sep, value = next(args, "").partition("=")
+            if not sep:
+                raise SystemExit(f"infra.app: expected -c key=value, got {key!r}")
+            context[key] = value
+        else:
+            raise SystemExit(f"infra.app: unknown argument {arg!r} (use -c key=value)")
+    return context
+
+
+def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    app, _ = build_app()
+    outdir = os.environ.get("CDK_OUTDIR", "cdk.out")
+    app, stack = build_app(cli_context(sys.argv[1:] if argv is None else argv), outdir=outdir)
     app.synth()
+    print(json.dumps({"stack": stack.stack_name, "outdir": outdir,
+                      "classifier": stack.config.classifier, "region": stack.config.region}))
 
 
 if __name__ == "__main__":

@@ -26,11 +26,25 @@ MODEL_FILES = ("model.int8.onnx", "tokenizer.json", "labels.json", "model_versio
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp")
 
 
+BASE_REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
+ONNX_REQUIREMENTS = ROOT / "infra" / "lambda-requirements-onnx.txt"
+LAMBDA_SIZE_LIMIT = 250 * 1024 * 1024
+
+
 def requirement_files(with_model: bool) -> list[Path]:
-    files = [ROOT / "infra" / "lambda-requirements.txt"]
-    if with_model:
-        files.append(ROOT / "infra" / "lambda-requirements-onnx.txt")
-    return files
+    return [BASE_REQUIREMENTS, *([ONNX_REQUIREMENTS] if with_model else [])]
+
+
+def _prune(out: Path) -> None:
+    """Drop what never runs in Lambda: bytecode caches, test suites, console scripts."""
+    for pattern in ("**/__pycache__", "**/tests", "*/testing/_private", "bin"):
+        for path in out.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 @jsii.implements(ILocalBundling)
@@ -40,20 +54,25 @@ class PipLocalBundling:
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         out = Path(output_dir)
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                "--target", str(out), "--implementation", "cp",
                "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--upgrade"]
         for platform in PLATFORMS:
-            cmd += ["--platform", platform]
-        for req in requirement_files(self.model_dir is not None):
-            cmd += ["-r", str(req)]
-        subprocess.run(cmd, check=True)
+            pip += ["--platform", platform]
+        subprocess.run([*pip, "-r", str(BASE_REQUIREMENTS)], check=True)
+        if self.model_dir is not None:
+            subprocess.run([*pip, "--no-deps", "-r", str(ONNX_REQUIREMENTS)], check=True)
         for pkg in PACKAGES:
             shutil.copytree(ROOT / pkg, out / pkg, ignore=_IGNORE, dirs_exist_ok=True)
         if self.model_dir is not None:
             (out / "model").mkdir(exist_ok=True)
             for name in MODEL_FILES:
                 shutil.copy2(self.model_dir / name, out / "model" / name)
+        _prune(out)
+        size = folder_bytes(out)
+        if size > LAMBDA_SIZE_LIMIT:
+            raise RuntimeError(f"Lambda bundle is {size / 2**20:.0f} MiB, over Lambda's 250 MB "
+                               "unzipped limit")
         return True
 
 

@@ -18,7 +18,10 @@ PYTORCH_VERSION = "2.6.0"
 def huggingface_image(region: str, instance_type: str | None) -> str:
     """The Hugging Face PyTorch inference DLC for the region (resolved offline by the
     sagemaker SDK from its bundled image tables)."""
-    from sagemaker.core import image_uris
+    try:
+        from sagemaker.core import image_uris  # sagemaker >= 3
+    except ImportError:  # pragma: no cover - sagemaker 2.x
+        from sagemaker import image_uris  # type: ignore[no-redef]
 
     return image_uris.retrieve(
         framework="huggingface", region=region, version=TRANSFORMERS_VERSION,
