@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from core.adapters.common import fold_buckets, unique_batch
 from core.errors import InvalidInputError, StoreError, StoreUnavailableError
 from core.models import FeedState, PutResult, Signal, SignalPage, SummaryBucket
 from core.names import (
@@ -186,17 +187,11 @@ class DynamoDBSignalStore:
 
     # -- SignalStore --------------------------------------------------------------------
     def put_many(self, signals: Iterable[Signal]) -> PutResult:
-        batch: dict[str, Signal] = {}
-        repeats = 0
-        for s in signals:
-            if s.signal_id in batch:
-                repeats += 1
-            else:
-                batch[s.signal_id] = s
+        batch, repeats = unique_batch(signals)
         if not batch:
             return PutResult(written=0, duplicates=repeats)
-        stored = self.existing_ids(batch)
-        todo = [s for s in batch.values() if s.signal_id not in stored]
+        stored = self.existing_ids(s.signal_id for s in batch)
+        todo = [s for s in batch if s.signal_id not in stored]
         skipped = len(batch) - len(todo)
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1))) as ex:
             written = sum(ex.map(self._put_one, todo))
@@ -336,8 +331,6 @@ class DynamoDBSignalStore:
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 bucket_seconds: int = 3600) -> list[SummaryBucket]:
-        from core.adapters.sqlite_store import _buckets
-
         bucket_seconds = max(1, int(bucket_seconds))
         spec, _ = self._query_spec(source, ticker, since, until)
         acc: dict[tuple[int, str], list[float]] = {}
@@ -357,7 +350,7 @@ class DynamoDBSignalStore:
             start = resp.get("LastEvaluatedKey")
             if not start:
                 break
-        return _buckets((k[0], k[1], int(v[0]), v[1]) for k, v in sorted(acc.items()))
+        return fold_buckets((k[0], k[1], int(v[0]), v[1]) for k, v in sorted(acc.items()))
 
     def get_feed_states(self) -> dict[str, FeedState]:
         states: dict[str, FeedState] = {}

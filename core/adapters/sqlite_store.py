@@ -7,13 +7,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.adapters.common import fold_buckets, unique_batch
 from core.errors import StoreError, StoreUnavailableError
 from core.models import FeedState, Probabilities, PutResult, Signal, SignalPage, SummaryBucket
-from core.names import LABELS
 from core.text import make_link_key
 from core.timeutil import decode_cursor, encode_cursor, from_iso, to_iso
 
@@ -165,18 +165,11 @@ class SQLiteSignalStore:
 
     # -- SignalStore -----------------------------------------------------------------
     def put_many(self, signals: Iterable[Signal]) -> PutResult:
-        batch: dict[str, Signal] = {}
-        repeats = 0
-        for s in signals:
-            if s.signal_id in batch:
-                repeats += 1
-            else:
-                batch[s.signal_id] = s
+        batch, repeats = unique_batch(signals)
         if not batch:
             return PutResult(written=0, duplicates=repeats)
-        rows = [_row(s) for s in batch.values()]
-        tickers = [(t, s.signal_id, to_iso(s.first_seen_at))
-                   for s in batch.values() for t in s.tickers]
+        rows = [_row(s) for s in batch]
+        tickers = [(t, s.signal_id, to_iso(s.first_seen_at)) for s in batch for t in s.tickers]
         placeholders = ", ".join("?" * len(_COLUMNS))
         with self._translate(), self._write() as conn:
             cur = conn.executemany(
@@ -188,29 +181,23 @@ class SQLiteSignalStore:
                                  "first_seen_at) VALUES (?, ?, ?)", tickers)
         return PutResult(written=written, duplicates=len(rows) - written + repeats)
 
-    def existing_ids(self, signal_ids: Iterable[str]) -> set[str]:
-        ids = list(dict.fromkeys(signal_ids))
+    def _existing(self, column: str, values: Iterable[str]) -> set[str]:
+        wanted = [v for v in dict.fromkeys(values) if v]
         found: set[str] = set()
         with self._translate():
             conn = self._conn()
-            for i in range(0, len(ids), _MAX_PARAMS):
-                chunk = ids[i:i + _MAX_PARAMS]
+            for i in range(0, len(wanted), _MAX_PARAMS):
+                chunk = wanted[i:i + _MAX_PARAMS]
                 marks = ",".join("?" * len(chunk))
-                q = f"SELECT signal_id FROM signals WHERE signal_id IN ({marks})"
+                q = f"SELECT DISTINCT {column} FROM signals WHERE {column} IN ({marks})"
                 found.update(r[0] for r in conn.execute(q, chunk))
         return found
 
+    def existing_ids(self, signal_ids: Iterable[str]) -> set[str]:
+        return self._existing("signal_id", signal_ids)
+
     def existing_link_keys(self, link_keys: Iterable[str]) -> set[str]:
-        keys = [k for k in dict.fromkeys(link_keys) if k]
-        found: set[str] = set()
-        with self._translate():
-            conn = self._conn()
-            for i in range(0, len(keys), _MAX_PARAMS):
-                chunk = keys[i:i + _MAX_PARAMS]
-                marks = ",".join("?" * len(chunk))
-                q = f"SELECT DISTINCT link_key FROM signals WHERE link_key IN ({marks})"
-                found.update(r[0] for r in conn.execute(q, chunk))
-        return found
+        return self._existing("link_key", link_keys)
 
     def get(self, signal_id: str) -> Signal | None:
         with self._translate():
@@ -282,7 +269,7 @@ class SQLiteSignalStore:
                f"FROM {table} WHERE {where} GROUP BY bucket, s.label ORDER BY bucket")
         with self._translate():
             rows = self._conn().execute(sql, [bucket_seconds, bucket_seconds, *params]).fetchall()
-        return _buckets((r["bucket"], r["label"], r["n"], r["total"]) for r in rows)
+        return fold_buckets((r["bucket"], r["label"], r["n"], r["total"]) for r in rows)
 
     def get_feed_states(self) -> dict[str, FeedState]:
         with self._translate():
@@ -319,19 +306,3 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         conn.executemany("UPDATE signals SET link_key = ? WHERE signal_id = ?",
                          [(make_link_key(r[1], r[2]), r[0]) for r in rows])
     conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-
-
-def _buckets(rows: Iterable[tuple[int, str, int, float]]) -> list[SummaryBucket]:
-    """Fold (bucket_epoch, label, count, score_sum) rows into SummaryBuckets, oldest first."""
-
-    acc: dict[int, dict[str, Any]] = {}
-    for bucket, label, n, total in rows:
-        b = acc.setdefault(bucket, {"counts": dict.fromkeys(LABELS, 0), "n": 0, "sum": 0.0})
-        b["counts"][label] = b["counts"].get(label, 0) + n
-        b["n"] += n
-        b["sum"] += total or 0.0
-    return [SummaryBucket(start=datetime.fromtimestamp(k, UTC), counts=v["counts"], total=v["n"],
-                          mean_score=v["sum"] / v["n"] if v["n"] else None)
-            for k, v in sorted(acc.items())]
-
-
