@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.schemas import (
     ClassifyRequest,
@@ -17,6 +18,7 @@ from api.schemas import (
     HealthResponse,
     PredictionOut,
     SignalsResponse,
+    SummaryResponse,
 )
 from core.errors import (
     ClassifierError,
@@ -28,8 +30,9 @@ from core.errors import (
     StoreUnavailableError,
 )
 from core.feedhealth import FeedHealth, feed_health
-from core.models import FeedConfig
+from core.models import FeedConfig, Signal, utcnow
 from core.ports import Classifier, SignalStore
+from dashboards.local import mount_dashboard
 
 VERSION = "0.1.0"
 
@@ -125,6 +128,29 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
                                     distinct_story=distinct == "story")
         return SignalsResponse(items=page.items, next_cursor=page.next_cursor)
 
+    @app.get("/signals/summary", response_model=SummaryResponse, tags=["signals"])
+    def signals_summary(
+        source: str | None = None,
+        ticker: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: Annotated[str, Query(description="bucket width: 300, 5m, 1h, 1d ...")] = "1h",
+    ) -> SummaryResponse:
+        seconds = parse_bucket(bucket)
+        buckets = services.store.summary(source=source, ticker=ticker, since=since, until=until,
+                                         bucket_seconds=seconds)
+        return SummaryResponse(bucket_seconds=seconds, buckets=buckets)
+
+    @app.get("/signals/stream", tags=["signals"],
+             response_class=StreamingResponse,
+             description="Server-sent events: one `signal` event per newly stored signal.")
+    async def signals_stream(request: Request, poll: Annotated[float, Query(
+            ge=0.2, le=30)] = 1.0) -> StreamingResponse:
+        return StreamingResponse(signal_events(services.store, request, poll),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache",
+                                          "X-Accel-Buffering": "no"})
+
     @app.get("/feeds", response_model=list[FeedHealth], tags=["signals"])
     def feeds() -> list[FeedHealth]:
         return feed_health(services.feeds, services.store.get_feed_states())
@@ -145,4 +171,46 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
                               model_error=model_error, store=store)
         return JSONResponse(status_code=200 if ok else 503, content=body.model_dump(mode="json"))
 
+    mount_dashboard(app)
     return app
+
+
+def parse_bucket(value: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    try:
+        seconds = int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+    except (ValueError, IndexError) as exc:
+        raise InvalidInputError(f"bucket {value!r}: use seconds or 5m, 1h, 1d",
+                                field="bucket") from exc
+    if not 60 <= seconds <= 31 * 86400:
+        raise InvalidInputError("bucket must be between 1 minute and 31 days", field="bucket")
+    return seconds
+
+
+async def signal_events(store: SignalStore, request: Request,
+                        poll: float) -> AsyncIterator[str]:
+    """Polls the store (so writes from any process show up) and pushes each new signal once.
+    Signals already stored when the stream opens are not replayed: the page loads those."""
+    from starlette.concurrency import run_in_threadpool
+
+    lookback = timedelta(minutes=10)
+
+    def recent() -> list[Signal]:
+        return store.query(since=utcnow() - lookback, limit=500).items
+
+    sent: dict[str, None] = dict.fromkeys(s.signal_id for s in await run_in_threadpool(recent))
+    yield "retry: 2000\n: connected\n\n"
+    idle = 0.0
+    while not await request.is_disconnected():
+        await asyncio.sleep(poll)
+        fresh = [s for s in await run_in_threadpool(recent) if s.signal_id not in sent]
+        for sig in reversed(fresh):  # oldest first
+            sent[sig.signal_id] = None
+            yield f"event: signal\nid: {sig.signal_id}\ndata: {sig.model_dump_json()}\n\n"
+        while len(sent) > 5000:
+            sent.pop(next(iter(sent)))
+        idle = 0.0 if fresh else idle + poll
+        if idle >= 15:
+            idle = 0.0
+            yield ": keep-alive\n\n"

@@ -206,6 +206,25 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from api.loadtest import DEFAULT_PRICES, loadtest
+    from model.data import FPB_TEST, TWITTER_LABELS, TWITTER_TRAIN, load_labelled_csv
+
+    try:
+        levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    except ValueError as exc:
+        raise InvalidInputError(f"--concurrency {args.concurrency!r}: use e.g. 1,4,16,64") from exc
+    if not levels or min(levels) < 1:
+        raise InvalidInputError("--concurrency needs positive integers, e.g. 1,4,16,64")
+    headlines = load_labelled_csv(FPB_TEST)[0] + load_labelled_csv(
+        TWITTER_TRAIN, numeric=TWITTER_LABELS)[0]
+    result = loadtest(args.url, headlines, levels, args.duration, Path(args.out),
+                      prices_file=Path(args.prices) if args.prices else DEFAULT_PRICES,
+                      warmup=args.warmup)
+    _emit(json.dumps(result))
+    return 0
+
+
 def _write_result(result: dict, out: str | None) -> None:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -306,6 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder to write model.tar.gz into")
     _model_arg(p)
     p.set_defaults(func=cmd_model_export)
+
+    p = sub.add_parser("loadtest", help="load-test POST /classify; CSVs, summary, plots")
+    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated levels")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per level")
+    p.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds per level")
+    p.add_argument("--out", default="bench-results/loadtest")
+    p.add_argument("--prices", help="prices JSON (default dashboards/prices.json)")
+    p.set_defaults(func=cmd_loadtest)
 
     bench = sub.add_parser("bench", help="benchmarks that print JSON")
     bsub = bench.add_subparsers(dest="bench_command", required=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from core.models import Prediction, Probabilities, Sentiment, Signal
+from core.models import Prediction, Probabilities, Sentiment, Signal, SummaryBucket
 
 MAX_HEADLINES = 64
 MAX_CHARS = 1000
@@ -94,3 +94,8 @@ class SignalsQuery(BaseModel):
     until: datetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
+
+
+class SummaryResponse(BaseModel):
+    bucket_seconds: int
+    buckets: list[SummaryBucket]

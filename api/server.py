@@ -16,15 +16,26 @@ log = logging.getLogger("newsig.serve")
 
 def build_app(settings: Settings, *, feeds_file: Path | None = None,
               interval: float | None = None, schedule: bool = True):  # type: ignore[no-untyped-def]
+    from core.batching import MicroBatcher
     from ingest.feeds import load_feeds
     from ingest.pipeline import Ingestor
     from ingest.scheduler import IngestScheduler
 
     store = build_store(settings.store_url)
     feeds = load_feeds(feeds_file or settings.feeds_file)
-    services = Services(store, classifier_factory=lambda: build_classifier(settings),
-                        feeds=feeds)
-    starts, stops = [], []
+
+    def classifier():  # type: ignore[no-untyped-def]
+        inner = build_classifier(settings)
+        if not settings.batch_wait_ms:
+            return inner
+        batcher = MicroBatcher(inner, max_batch=max(settings.batch_size, 16),
+                               max_wait_ms=settings.batch_wait_ms)
+        stops.append(batcher.close)
+        return batcher
+
+    starts: list = []
+    stops: list = []
+    services = Services(store, classifier_factory=classifier, feeds=feeds)
     if schedule:
         # Built eagerly so a missing model fails `newsig serve` at start, not on first request.
         classifier = services.classifier

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     onnx_threads: int = Field(default=0, ge=0)
     #: Largest batch the classifier runs at once.
     batch_size: int = Field(default=32, ge=1, le=1024)
+    #: Server-side micro-batching: concurrent /classify calls arriving within this many
+    #: milliseconds share one model call (0 turns it off).
+    batch_wait_ms: float = Field(default=4.0, ge=0, le=1000)
     sagemaker_endpoint: str | None = None
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.

@@ -1,0 +1,212 @@
+// News Signals dashboard: plain JS, no dependencies, everything from this server.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const LABELS = ["negative", "neutral", "positive"];
+const state = { signals: [], liveCount: 0 };
+
+async function getJSON(url, options) {
+  const resp = await fetch(url, options);
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : resp.statusText;
+    throw new Error(`${resp.status}: ${detail}`);
+  }
+  return body;
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function labelBadge(label) { return el("span", label, `label ${label}`); }
+
+function filters() {
+  const source = $("#filter-source").value;
+  const ticker = $("#filter-ticker").value.trim().toUpperCase();
+  const days = Number($("#filter-window").value);
+  const since = new Date(Date.now() - days * 86400e3).toISOString();
+  return { source, ticker, since, bucket: $("#filter-bucket").value };
+}
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  return q.toString();
+}
+
+function signalRow(s, fresh) {
+  const tr = el("tr", null, fresh ? "fresh" : "");
+  tr.dataset.id = s.signal_id;
+  const title = el("td");
+  if (s.link && /^https?:\/\//i.test(s.link)) {
+    const a = el("a", s.title);
+    a.href = s.link; a.target = "_blank"; a.rel = "noopener noreferrer";
+    title.appendChild(a);
+  } else {
+    title.textContent = s.title;
+  }
+  if (s.tickers && s.tickers.length) title.appendChild(el("small", ` ${s.tickers.join(" ")}`));
+  const label = el("td"); label.appendChild(labelBadge(s.label));
+  tr.append(title, el("td", s.source_id), label, el("td", s.score.toFixed(2), "num"),
+            el("td", fmtTime(s.published_at)), el("td", fmtTime(s.first_seen_at)));
+  return tr;
+}
+
+function renderSignals() {
+  const body = $("#signals tbody");
+  body.replaceChildren(...state.signals.slice(0, 50).map((s) => signalRow(s, false)));
+  $("#signal-count").textContent = `(${state.signals.length} shown)`;
+}
+
+async function loadSignals() {
+  const f = filters();
+  const page = await getJSON(`/signals?${query({ source: f.source, ticker: f.ticker, limit: 50 })}`);
+  state.signals = page.items;
+  renderSignals();
+}
+
+function drawChart(buckets, bucketSeconds) {
+  const svg = $("#chart");
+  const W = 800, H = 240, L = 40, R = 40, T = 10, B = 30;
+  const ns = "http://www.w3.org/2000/svg";
+  const mk = (tag, attrs, text) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    return n;
+  };
+  svg.replaceChildren();
+  if (!buckets.length) {
+    svg.appendChild(mk("text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#90a4ae" }, "no signals in this window"));
+    return;
+  }
+  const t0 = new Date(buckets[0].start).getTime();
+  const t1 = new Date(buckets[buckets.length - 1].start).getTime() + bucketSeconds * 1000;
+  const x = (t) => L + ((t - t0) / Math.max(t1 - t0, 1)) * (W - L - R);
+  const maxN = Math.max(...buckets.map((b) => b.total), 1);
+  const yScore = (v) => T + ((1 - v) / 2) * (H - T - B);
+  const yCount = (n) => H - B - (n / maxN) * (H - T - B);
+  const bw = Math.max(1, x(t0 + bucketSeconds * 1000) - x(t0) - 1);
+  for (const b of buckets) {
+    const t = new Date(b.start).getTime();
+    svg.appendChild(mk("rect", { x: x(t), y: yCount(b.total), width: bw, height: H - B - yCount(b.total), fill: "#cfd8dc" },
+                       undefined)).appendChild(mk("title", {}, `${fmtTime(b.start)}: ${b.total} signals, mean ${b.mean_score?.toFixed(2)}`));
+  }
+  svg.appendChild(mk("line", { x1: L, x2: W - R, y1: yScore(0), y2: yScore(0), stroke: "#90a4ae", "stroke-dasharray": "4 3" }));
+  const pts = buckets.map((b, i) => {
+    const win = buckets.slice(Math.max(0, i - 2), i + 1);
+    const n = win.reduce((a, w) => a + w.total, 0);
+    const mean = n ? win.reduce((a, w) => a + (w.mean_score || 0) * w.total, 0) / n : 0;
+    return `${x(new Date(b.start).getTime()) + bw / 2},${yScore(mean)}`;
+  });
+  svg.appendChild(mk("polyline", { points: pts.join(" "), fill: "none", stroke: "#2c7be5", "stroke-width": 2 }));
+  for (const v of [-1, 0, 1]) svg.appendChild(mk("text", { x: L - 6, y: yScore(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#607080" }, v.toFixed(0)));
+  svg.appendChild(mk("text", { x: W - R + 6, y: T + 10, "font-size": 11, fill: "#607080" }, String(maxN)));
+  for (const t of [t0, (t0 + t1) / 2, t1]) svg.appendChild(mk("text", { x: x(t), y: H - 8, "text-anchor": "middle", "font-size": 11, fill: "#607080" }, fmtTime(new Date(t).toISOString())));
+}
+
+function drawMix(buckets) {
+  const totals = Object.fromEntries(LABELS.map((l) => [l, 0]));
+  for (const b of buckets) for (const l of LABELS) totals[l] += b.counts[l] || 0;
+  const all = LABELS.reduce((a, l) => a + totals[l], 0);
+  const mix = $("#label-mix");
+  mix.replaceChildren();
+  if (!all) { mix.appendChild(el("span", "no signals yet")); return; }
+  for (const l of LABELS) {
+    if (!totals[l]) continue;
+    const part = el("div", `${l} ${Math.round((100 * totals[l]) / all)}%`);
+    part.style.width = `${(100 * totals[l]) / all}%`;
+    part.style.background = `var(--${l.slice(0, 3)})`;
+    part.dataset.label = l; part.dataset.count = totals[l];
+    mix.appendChild(part);
+  }
+}
+
+let summaryTimer = null;
+async function loadSummary() {
+  const f = filters();
+  const s = await getJSON(`/signals/summary?${query({ source: f.source, ticker: f.ticker, since: f.since, bucket: f.bucket })}`);
+  drawChart(s.buckets, s.bucket_seconds);
+  drawMix(s.buckets);
+}
+function refreshSummarySoon() { clearTimeout(summaryTimer); summaryTimer = setTimeout(() => loadSummary().catch(showError), 500); }
+
+async function loadFeeds() {
+  const feeds = await getJSON("/feeds");
+  const select = $("#filter-source");
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const f of feeds) if (!known.has(f.id)) select.appendChild(new Option(f.name || f.id, f.id));
+  $("#feeds tbody").replaceChildren(...feeds.map((f) => {
+    const tr = el("tr");
+    tr.append(el("td", f.name || f.id), el("td", f.status, f.status === "failing" ? "error" : ""),
+              el("td", fmtTime(f.last_success_at)), el("td", f.consecutive_failures, "num"),
+              el("td", f.items_seen, "num"), el("td", f.signals_written, "num"), el("td", f.last_error || ""));
+    return tr;
+  }));
+}
+
+async function loadHealth() {
+  const pill = $("#health");
+  try {
+    const h = await getJSON("/health");
+    pill.textContent = `model ${h.model_version}`; pill.className = "pill ok";
+  } catch (err) {
+    pill.textContent = `degraded: ${err.message}`; pill.className = "pill bad";
+  }
+}
+
+function showError(err) { console.warn(err); }
+
+$("#classify-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const out = $("#classify-result");
+  out.replaceChildren(el("span", "classifying…"));
+  try {
+    const res = await getJSON("/classify", { method: "POST", headers: { "content-type": "application/json" },
+                                             body: JSON.stringify({ headline: $("#classify-input").value }) });
+    const p = res.predictions[0];
+    const probs = LABELS.map((l) => `${l} ${(100 * p.probabilities[l]).toFixed(1)}%`).join(" · ");
+    out.replaceChildren(labelBadge(p.label), el("span", ` score ${p.score.toFixed(2)} `), el("div", probs, "probs"));
+    out.dataset.label = p.label;
+  } catch (err) {
+    out.replaceChildren(el("span", err.message, "error"));
+  }
+});
+
+for (const id of ["#filter-source", "#filter-bucket", "#filter-window"]) $(id).addEventListener("change", () => { loadSignals().catch(showError); loadSummary().catch(showError); });
+$("#filter-ticker").addEventListener("change", () => { loadSignals().catch(showError); loadSummary().catch(showError); });
+
+function matchesFilters(s) {
+  const f = filters();
+  return (!f.source || s.source_id === f.source) && (!f.ticker || (s.tickers || []).includes(f.ticker));
+}
+
+function connectStream() {
+  const live = $("#live");
+  const es = new EventSource("/signals/stream");
+  es.onopen = () => { live.textContent = "live: on"; live.className = "pill ok"; };
+  es.onerror = () => { live.textContent = "live: reconnecting"; live.className = "pill"; };
+  es.addEventListener("signal", (ev) => {
+    const s = JSON.parse(ev.data);
+    state.liveCount += 1;
+    live.dataset.received = state.liveCount;
+    if (!matchesFilters(s) || state.signals.some((x) => x.signal_id === s.signal_id)) return;
+    state.signals.unshift(s);
+    $("#signals tbody").prepend(signalRow(s, true));
+    $("#signal-count").textContent = `(${state.signals.length} shown)`;
+    refreshSummarySoon();
+  });
+}
+
+Promise.all([loadHealth(), loadFeeds(), loadSignals(), loadSummary()]).catch(showError).finally(connectStream);
+setInterval(() => { loadHealth(); loadFeeds().catch(showError); }, 30000);
