@@ -75,9 +75,9 @@ async function loadSignals() {
   renderSignals();
 }
 
-function drawChart(buckets, bucketSeconds) {
+function drawChart(buckets, bucketSeconds, since) {
   const svg = $("#chart");
-  const W = 800, H = 240, L = 40, R = 40, T = 10, B = 30;
+  const W = 600, H = 240, L = 34, R = 34, T = 12, B = 28;
   const ns = "http://www.w3.org/2000/svg";
   const mk = (tag, attrs, text) => {
     const n = document.createElementNS(ns, tag);
@@ -90,8 +90,9 @@ function drawChart(buckets, bucketSeconds) {
     svg.appendChild(mk("text", { x: W / 2, y: H / 2, "text-anchor": "middle", fill: "#90a4ae" }, "no signals in this window"));
     return;
   }
-  const t0 = new Date(buckets[0].start).getTime();
-  const t1 = new Date(buckets[buckets.length - 1].start).getTime() + bucketSeconds * 1000;
+  // The x-axis spans the chosen window, so one busy hour is a bar, not the whole chart.
+  const t0 = Math.min(new Date(since).getTime(), new Date(buckets[0].start).getTime());
+  const t1 = Math.max(Date.now(), new Date(buckets[buckets.length - 1].start).getTime() + bucketSeconds * 1000);
   const x = (t) => L + ((t - t0) / Math.max(t1 - t0, 1)) * (W - L - R);
   const maxN = Math.max(...buckets.map((b) => b.total), 1);
   const yScore = (v) => T + ((1 - v) / 2) * (H - T - B);
@@ -110,9 +111,15 @@ function drawChart(buckets, bucketSeconds) {
     return `${x(new Date(b.start).getTime()) + bw / 2},${yScore(mean)}`;
   });
   svg.appendChild(mk("polyline", { points: pts.join(" "), fill: "none", stroke: "#2c7be5", "stroke-width": 2 }));
-  for (const v of [-1, 0, 1]) svg.appendChild(mk("text", { x: L - 6, y: yScore(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#607080" }, v.toFixed(0)));
-  svg.appendChild(mk("text", { x: W - R + 6, y: T + 10, "font-size": 11, fill: "#607080" }, String(maxN)));
-  for (const t of [t0, (t0 + t1) / 2, t1]) svg.appendChild(mk("text", { x: x(t), y: H - 8, "text-anchor": "middle", "font-size": 11, fill: "#607080" }, fmtTime(new Date(t).toISOString())));
+  for (const pt of pts) {
+    const [cx, cy] = pt.split(",");
+    svg.appendChild(mk("circle", { cx, cy, r: 3.5, fill: "#2c7be5" }));
+  }
+  const label = { "font-size": 13, fill: "#607080" };
+  for (const v of [-1, 0, 1]) svg.appendChild(mk("text", { x: L - 6, y: yScore(v) + 4, "text-anchor": "end", ...label }, v.toFixed(0)));
+  svg.appendChild(mk("text", { x: W - R + 4, y: T + 10, ...label }, `${maxN}`));
+  svg.appendChild(mk("text", { x: W - R + 4, y: H - B, ...label }, "0"));
+  for (const [t, anchor] of [[t0, "start"], [(t0 + t1) / 2, "middle"], [t1, "end"]]) svg.appendChild(mk("text", { x: x(t), y: H - 6, "text-anchor": anchor, ...label }, fmtTime(new Date(t).toISOString())));
 }
 
 function drawMix(buckets) {
@@ -136,7 +143,7 @@ let summaryTimer = null;
 async function loadSummary() {
   const f = filters();
   const s = await getJSON(`/signals/summary?${query({ source: f.source, ticker: f.ticker, since: f.since, bucket: f.bucket })}`);
-  drawChart(s.buckets, s.bucket_seconds);
+  drawChart(s.buckets, s.bucket_seconds, f.since);
   drawMix(s.buckets);
 }
 function refreshSummarySoon() { clearTimeout(summaryTimer); summaryTimer = setTimeout(() => loadSummary().catch(showError), 500); }
