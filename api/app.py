@@ -30,7 +30,7 @@ from core.errors import (
     StoreUnavailableError,
 )
 from core.feedhealth import FeedHealth, feed_health
-from core.models import FeedConfig, Signal, utcnow
+from core.models import FeedConfig, Prediction, Signal, utcnow
 from core.ports import Classifier, SignalStore
 from dashboards.local import mount_dashboard
 
@@ -58,6 +58,18 @@ class Services:
                         raise ConfigError("no classifier configured")
                     self._classifier = self._factory()
         return self._classifier
+
+
+    async def classify_async(self, texts: list[str]) -> list[Prediction]:
+        """Awaits a micro-batcher's future on the event loop (no thread held per request);
+        any other classifier runs in the thread pool."""
+        from starlette.concurrency import run_in_threadpool
+
+        classifier = await run_in_threadpool(lambda: self.classifier)
+        submit = getattr(classifier, "submit", None)
+        if submit is not None:
+            return await asyncio.wrap_future(submit(texts))
+        return await run_in_threadpool(classifier.classify, texts)
 
 
 _STATUS: list[tuple[type[Exception], int]] = [
@@ -104,9 +116,9 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         return JSONResponse(status_code=status_for(exc), content=error_body(exc))
 
     @app.post("/classify", response_model=ClassifyResponse, tags=["classify"])
-    def classify(body: ClassifyRequest) -> ClassifyResponse:
+    async def classify(body: ClassifyRequest) -> ClassifyResponse:
         texts = body.texts()
-        predictions = services.classifier.classify(texts)
+        predictions = await services.classify_async(texts)
         return ClassifyResponse(predictions=[PredictionOut.of(t, p)
                                              for t, p in zip(texts, predictions, strict=True)])
 

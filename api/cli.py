@@ -208,7 +208,8 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
     from api.loadtest import DEFAULT_PRICES, loadtest
-    from model.data import FPB_TEST, TWITTER_LABELS, TWITTER_TRAIN, load_labelled_csv
+    from api.textio import read_texts
+    from model.data import TWITTER_LABELS, TWITTER_TRAIN, load_labelled_csv
 
     try:
         levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
@@ -216,8 +217,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--concurrency {args.concurrency!r}: use e.g. 1,4,16,64") from exc
     if not levels or min(levels) < 1:
         raise InvalidInputError("--concurrency needs positive integers, e.g. 1,4,16,64")
-    headlines = load_labelled_csv(FPB_TEST)[0] + load_labelled_csv(
-        TWITTER_TRAIN, numeric=TWITTER_LABELS)[0]
+    if args.input:
+        headlines = read_texts(args.input, text_column=args.text_column)
+    else:  # real headlines: the Twitter Financial News set
+        headlines = load_labelled_csv(TWITTER_TRAIN, numeric=TWITTER_LABELS)[0]
     result = loadtest(args.url, headlines, levels, args.duration, Path(args.out),
                       prices_file=Path(args.prices) if args.prices else DEFAULT_PRICES,
                       warmup=args.warmup)
@@ -333,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds per level")
     p.add_argument("--out", default="bench-results/loadtest")
     p.add_argument("--prices", help="prices JSON (default dashboards/prices.json)")
+    p.add_argument("--input", help="headlines file (CSV/JSONL/TXT; default: the Twitter "
+                   "Financial News headlines)")
+    p.add_argument("--text-column", default="text")
     p.set_defaults(func=cmd_loadtest)
 
     bench = sub.add_parser("bench", help="benchmarks that print JSON")

@@ -26,9 +26,9 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
 
     def classifier():  # type: ignore[no-untyped-def]
         inner = build_classifier(settings)
-        if not settings.batch_wait_ms:
+        if not settings.micro_batching:
             return inner
-        batcher = MicroBatcher(inner, max_batch=max(settings.batch_size, 16),
+        batcher = MicroBatcher(inner, max_batch=settings.micro_batch_max,
                                max_wait_ms=settings.batch_wait_ms)
         stops.append(batcher.close)
         return batcher

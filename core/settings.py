@@ -25,9 +25,13 @@ class Settings(BaseSettings):
     onnx_threads: int = Field(default=0, ge=0)
     #: Largest batch the classifier runs at once.
     batch_size: int = Field(default=32, ge=1, le=1024)
-    #: Server-side micro-batching: concurrent /classify calls arriving within this many
-    #: milliseconds share one model call (0 turns it off).
-    batch_wait_ms: float = Field(default=4.0, ge=0, le=1000)
+    #: Server-side micro-batching for `newsig serve`: /classify calls that arrive while the
+    #: model is busy are classified together in its next call.
+    micro_batching: bool = False
+    #: Most texts in one micro-batch (on 2 cores, small batches pad less and were faster).
+    micro_batch_max: int = Field(default=16, ge=1, le=1024)
+    #: Extra milliseconds to wait for more calls before a batch runs (0: none; measured best).
+    batch_wait_ms: float = Field(default=0.0, ge=0, le=1000)
     sagemaker_endpoint: str | None = None
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.

@@ -215,6 +215,53 @@ def test_bench_ingest_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert all(run_["second_pass_signals_written"] == 0 for run_ in result["per_run"])
 
 
+def start_serve(tiny_model_dir: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.Popen,
+                                                                             str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [NEWSIG, "serve", "--port", str(port), "--store", f"sqlite:///{tmp_path / 'lt.db'}",
+         "--model-dir", str(tiny_model_dir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(0.2)
+
+
+def test_loadtest_writes_csvs_summary_and_plots(tiny_model_dir: Path, tmp_path: Path) -> None:
+    proc, base = start_serve(tiny_model_dir, tmp_path, "--no-ingest")
+    try:
+        out = tmp_path / "lt"
+        r = run("loadtest", "--url", base, "--concurrency", "1,4", "--duration", "1.5",
+                "--warmup", "0.2", "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        (result,) = lines(r.stdout)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert [s["concurrency"] for s in result["steps"]] == [1, 4]
+    for step in result["steps"]:
+        assert step["errors"] == 0 and step["throughput_per_s"] > 0
+        assert step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"]
+        rows = (out / f"concurrency_{step['concurrency']}.csv").read_text().splitlines()
+        assert rows[0] == "t_s,latency_ms,status" and len(rows) - 1 == step["requests"]
+    for name in ("throughput.png", "latency.png", "cost.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {c["option"] for c in result["costs"]} >= {"Lambda 1024 MB",
+                                                      "SageMaker serverless 2048 MB"}
+    assert all(c["usd_per_million"] > 0 for c in result["costs"])
+    assert result["prices"]["region"] and result["prices"]["date"]
+    r = run("loadtest", "--url", base, "--concurrency", "four")
+    assert r.returncode == 2 and "--concurrency" in r.stderr
+
+
 def test_serve_classifies_and_ingests_on_schedule(tiny_model_dir: Path, feeds_file: Path,
                                                   tmp_path: Path) -> None:
     port = free_port()
