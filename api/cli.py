@@ -187,6 +187,7 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = bench_classify(settings.model_dir, model_file=args.model_file, runs=args.runs,
                             threads=args.threads, batch_size=args.batch_size,
+                            baseline=args.baseline, baseline_runs=args.baseline_runs,
                             **({"input_csv": args.input} if args.input else {}))
     _write_result(result, args.out)
     return 0
@@ -350,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-file", default="model.int8.onnx")
     p.add_argument("--input", help="CSV of sentences (default: canonical test split)")
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--baseline", action="store_true",
+                   help="also time the original serving path (DistilBERT-base, PyTorch eager "
+                        "fp32, batch 1; needs the train extra) and print the speed-up")
+    p.add_argument("--baseline-runs", type=int, default=1)
     _model_arg(p)
     p.set_defaults(func=cmd_bench_classify)
 

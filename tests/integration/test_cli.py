@@ -202,6 +202,23 @@ def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> Non
     assert result["single"]["p99_ms"] >= result["single"]["p50_ms"]
     assert result["batched"]["sentences_per_s"] > 0
     assert result["single"]["sentences"] == 40
+    assert "original_serving_path" not in result
+
+
+def test_bench_classify_side_by_side_with_the_original_path(tiny_model_dir: Path,
+                                                            tmp_path: Path) -> None:
+    src = tmp_path / "sentences.csv"
+    src.write_text("text,label\n" + "".join(f"profit rose {i},positive\n" for i in range(12)))
+    r = run("bench", "classify", "--model-dir", str(tiny_model_dir), "--runs", "1",
+            "--input", str(src), "--baseline")
+    assert r.returncode == 0, r.stderr
+    (result,) = lines(r.stdout)
+    original = result["original_serving_path"]
+    assert original["parameters"] > 60_000_000  # DistilBERT-base, not the tiny model
+    assert original["sentences"] == 12 and original["p50_ms"] > 0
+    assert result["speedup_p50"] == pytest.approx(
+        original["p50_ms"] / result["single"]["p50_ms"], rel=0.05)
+    assert set(result["goals"]) == {"speedup_p50_at_least", "batched_at_least_per_s", "met"}
 
 
 def test_bench_ingest_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
