@@ -72,19 +72,38 @@ def _batches(n: int, batch_size: int, rng: random.Random | None) -> list[list[in
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _predict(model: Any, tokenizer: Any, texts: list[str], max_length: int,
-             batch_size: int = 64) -> list[str]:
+def _logits(model: Any, tokenizer: Any, texts: list[str], max_length: int,
+            batch_size: int = 64) -> Any:
+    import numpy as np
     import torch
 
     model.eval()
-    out: list[str] = []
+    out = []
     with torch.no_grad():
         for i in range(0, len(texts), batch_size):
             enc = tokenizer(texts[i:i + batch_size], truncation=True, max_length=max_length,
                             padding=True, return_tensors="pt")
-            logits = model(**enc).logits
-            out.extend(LABELS[j] for j in logits.argmax(-1).tolist())
-    return out
+            out.append(model(**enc).logits.numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(LABELS)))
+
+
+def _predict(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> list[str]:
+    return [LABELS[j] for j in _logits(model, tokenizer, texts, max_length).argmax(-1)]
+
+
+def calibrate(model: Any, tokenizer: Any, texts: list[str], labels: list[str],
+              max_length: int) -> dict[str, float]:
+    """Temperature fitted on the validation split (never on test)."""
+    import numpy as np
+
+    from model.calibration import _softmax, expected_calibration_error, fit_temperature
+
+    logits = _logits(model, tokenizer, texts, max_length)
+    y = np.array([LABELS.index(v) for v in labels])
+    t = fit_temperature(logits, y)
+    return {"temperature": round(t, 4),
+            "val_ece_before": round(expected_calibration_error(_softmax(logits), y), 4),
+            "val_ece_after": round(expected_calibration_error(_softmax(logits, t), y), 4)}
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -170,13 +189,16 @@ def train(cfg: TrainConfig) -> dict:
     if best_state is not None:
         model.load_state_dict(best_state)
 
+    calibration = (calibrate(model, tokenizer, va_x, va_y, cfg.max_length) if va_x
+                   else {"temperature": 1.0})
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     export_onnx(model, out)
     quantize_int8(out)
-    write_labels(out, id2label=id2label, max_length=cfg.max_length, base_model=cfg.base_model)
+    write_labels(out, id2label=id2label, max_length=cfg.max_length, base_model=cfg.base_model,
+                 temperature=calibration["temperature"])
     version = write_model_version(out)
 
     metrics: dict[str, Any] = {
@@ -187,12 +209,14 @@ def train(cfg: TrainConfig) -> dict:
         "validation_size": len(va_x),
         "best_epoch": best_epoch or len(history),
         "history": history,
+        "calibration": calibration,
         "train_seconds": round(time.time() - started, 1),
     }
     if cfg.test_csv:
         from model.evaluate import evaluate
 
-        metrics["test"] = evaluate(out, cfg.test_csv, progress=cfg.progress)
+        metrics["test"] = evaluate(out, cfg.test_csv, progress=cfg.progress,
+                                   reliability_png=out / "reliability.png")
         metrics["test_fp32"] = evaluate(out, cfg.test_csv, model_file="model.onnx",
                                         progress=cfg.progress)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
