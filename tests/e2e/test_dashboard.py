@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.app import Services, create_app
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import FeedConfig, FeedState, utcnow
-from tests.conftest import free_port
 from tests.e2e.conftest import FLAGS
+from tests.support.live_server import live_uvicorn
 from tests.unit.test_store_contract import make_signal
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -33,19 +30,8 @@ def server(classifier: OnnxClassifier, tmp_path: Path) -> Iterator[tuple[str, SQ
                                    last_attempt_at=now, last_success_at=now, items_seen=3,
                                    signals_written=3))
     feeds = [FeedConfig(id="wire", url="http://127.0.0.1/wire", name="Wire")]
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(Services(store, classifier=classifier,
-                                                            feeds=feeds)),
-                                        host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store
-    srv.should_exit = True
-    thread.join(10)
+    with live_uvicorn(create_app(Services(store, classifier=classifier, feeds=feeds))) as base:
+        yield base, store
     store.close()
 
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import Services, create_app
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import utcnow
-from tests.conftest import free_port
+from tests.support.live_server import live_uvicorn
 from tests.unit.test_store_contract import T0, make_signal
 
 
@@ -69,18 +68,8 @@ def test_dashboard_page_and_assets_are_served_locally(client: TestClient) -> Non
 def live_server(classifier: OnnxClassifier, tmp_path: Path) -> Iterator[tuple[str,
                                                                               SQLiteSignalStore]]:
     store = SQLiteSignalStore(tmp_path / "live.db")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Services(store, classifier=classifier)),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(10)
+    with live_uvicorn(create_app(Services(store, classifier=classifier))) as base:
+        yield base, store
     store.close()
 
 
