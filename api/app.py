@@ -59,13 +59,13 @@ class Services:
                     self._classifier = self._factory()
         return self._classifier
 
-
     async def classify_async(self, texts: list[str]) -> list[Prediction]:
         """Awaits a micro-batcher's future on the event loop (no thread held per request);
         any other classifier runs in the thread pool."""
         from starlette.concurrency import run_in_threadpool
 
-        classifier = await run_in_threadpool(lambda: self.classifier)
+        # Built on first use (loading a model blocks, so off the event loop); cached after.
+        classifier = self._classifier or await run_in_threadpool(lambda: self.classifier)
         submit = getattr(classifier, "submit", None)
         if submit is not None:
             return await asyncio.wrap_future(submit(texts))
