@@ -109,41 +109,38 @@ def plot(steps: list[dict], cost_rows: list[dict], out: Path, title: str) -> lis
     import matplotlib.pyplot as plt
 
     conc = [s["concurrency"] for s in steps]
-    paths = []
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(conc, [s["throughput_per_s"] for s in steps], marker="o")
-    ax.set(xscale="log", xlabel="concurrent clients", ylabel="classifications / s",
-           title=f"Throughput vs concurrency\n{title}")
-    ax.set_xticks(conc, [str(c) for c in conc])
-    ax.grid(alpha=.3)
-    paths.append(out / "throughput.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in ("p50_ms", "p95_ms", "p99_ms"):
-        ax.plot(conc, [s[key] for s in steps], marker="o", label=key.replace("_ms", ""))
-    ax.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="latency (ms)",
-           title=f"Latency vs concurrency\n{title}")
-    ax.set_xticks(conc, [str(c) for c in conc])
-    ax.legend()
-    ax.grid(alpha=.3, which="both")
-    paths.append(out / "latency.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    def save(fig: object, ax: object, name: str) -> Path:
+        ax.grid(alpha=.3, which="both")  # type: ignore[attr-defined]
+        fig.tight_layout()  # type: ignore[attr-defined]
+        fig.savefig(out / name, dpi=110)  # type: ignore[attr-defined]
+        plt.close(fig)  # type: ignore[arg-type]
+        return out / name
 
+    def versus_concurrency(series: dict[str, str], ylabel: str, heading: str, name: str,
+                           log_y: bool) -> Path:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key, label in series.items():
+            ax.plot(conc, [s[key] for s in steps], marker="o", label=label)
+        ax.set(xscale="log", yscale="log" if log_y else "linear", xlabel="concurrent clients",
+               ylabel=ylabel, title=f"{heading}\n{title}")
+        ax.set_xticks(conc, [str(c) for c in conc])
+        if len(series) > 1:
+            ax.legend()
+        return save(fig, ax, name)
+
+    paths = [
+        versus_concurrency({"throughput_per_s": "throughput"}, "classifications / s",
+                           "Throughput vs concurrency", "throughput.png", log_y=False),
+        versus_concurrency({"p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99"}, "latency (ms)",
+                           "Latency vs concurrency", "latency.png", log_y=True),
+    ]
     fig, ax = plt.subplots(figsize=(7, 4))
-    names = [c["option"] for c in cost_rows]
-    ax.barh(names, [c["usd_per_million"] for c in cost_rows], color="#2c7be5")
+    ax.barh([c["option"] for c in cost_rows], [c["usd_per_million"] for c in cost_rows],
+            color="#2c7be5")
     ax.set(xlabel="USD per million classifications (estimate)", title="Cost per million")
     ax.invert_yaxis()
-    ax.grid(alpha=.3, axis="x")
-    paths.append(out / "cost.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(save(fig, ax, "cost.png"))
     return paths
 
 
