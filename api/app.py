@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -42,12 +43,17 @@ class Services:
 
     def __init__(self, store: SignalStore, classifier: Classifier | None = None,
                  classifier_factory: Callable[[], Classifier] | None = None,
-                 feeds: Sequence[FeedConfig] = ()) -> None:
+                 feeds: Sequence[FeedConfig] = (), classify_workers: int = 0) -> None:
         self.store = store
         self.feeds = list(feeds)
         self._classifier = classifier
         self._factory = classifier_factory
         self._lock = threading.Lock()
+        # A small FIFO pool bounds how many model calls run at once: 16 concurrent requests
+        # on 2 cores then queue in arrival order instead of 16 threads fighting for the CPU
+        # (fewer context switches, and no request starved into the p99). 0: the shared pool.
+        self._executor = (ThreadPoolExecutor(classify_workers, thread_name_prefix="newsig-classify")
+                          if classify_workers > 0 else None)
 
     @property
     def classifier(self) -> Classifier:
@@ -69,7 +75,14 @@ class Services:
         submit = getattr(classifier, "submit", None)
         if submit is not None:
             return await asyncio.wrap_future(submit(texts))
+        if self._executor is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, classifier.classify, texts)
         return await run_in_threadpool(classifier.classify, texts)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 _STATUS: list[tuple[type[Exception], int]] = [

@@ -21,8 +21,11 @@ class Settings(BaseSettings):
     model_dir: Path = Path("artifacts/model")
     #: ONNX file inside model_dir that serves (the int8 model by default).
     model_file: str = "model.int8.onnx"
-    #: onnxruntime intra-op threads (0 = onnxruntime's default).
+    #: onnxruntime intra-op threads (0 = onnxruntime's default: one per core).
     onnx_threads: int = Field(default=0, ge=0)
+    #: Model calls `newsig serve` runs at once, queued first come first served (0 = one per
+    #: core, each on one onnxruntime thread unless onnx_threads says otherwise).
+    classify_workers: int = Field(default=0, ge=0, le=256)
     #: Largest batch the classifier runs at once.
     batch_size: int = Field(default=32, ge=1, le=1024)
     #: Server-side micro-batching for `newsig serve`: /classify calls that arrive while the

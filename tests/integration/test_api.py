@@ -173,3 +173,51 @@ def test_classifier_outage_is_503(sqlite_store: SQLiteSignalStore) -> None:
     with TestClient(create_app(Services(sqlite_store, classifier=Down()))) as c:
         r = c.post("/classify", json={"headline": "x"})
         assert r.status_code == 503 and "throttled" in r.text
+
+
+def test_classify_workers_bound_concurrent_model_calls(sqlite_store: SQLiteSignalStore,
+                                                       classifier: OnnxClassifier) -> None:
+    """With a worker pool of 2, 12 concurrent requests never run more than 2 model calls at
+    once, and every caller still gets its own headline's prediction."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    class Counting:
+        model_version = classifier.model_version
+
+        def classify(self, texts):  # type: ignore[no-untyped-def]
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            time.sleep(0.02)
+            try:
+                return classifier.classify(texts)
+            finally:
+                with lock:
+                    state["now"] -= 1
+
+    services = Services(sqlite_store, classifier=Counting(), classify_workers=2)
+    app = create_app(services)
+    headlines = [f"Company {i} profit {'soars' if i % 2 else 'collapses'}" for i in range(12)]
+
+    async def drive() -> list[dict]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            rs = await asyncio.gather(*(c.post("/classify", json={"headline": h})
+                                        for h in headlines))
+        return [r.json()["predictions"][0] for r in rs]
+
+    try:
+        got = asyncio.run(drive())
+    finally:
+        services.close()
+    assert state["peak"] == 2
+    expected = classifier.classify(headlines)
+    assert [g["text"] for g in got] == headlines
+    assert [g["label"] for g in got] == [p.label for p in expected]
