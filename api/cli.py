@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from core.errors import InvalidInputError, NewsSignalsError
 from core.settings import Settings
@@ -142,21 +142,70 @@ def cmd_signals(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_model_train(args: argparse.Namespace) -> int:
-    from model.train import TrainConfig, train
+def _train_config(args: argparse.Namespace) -> Any:
+    from model.train import TrainConfig
 
     fields = {k: v for k, v in {
         "base_model": args.base_model, "train_csv": args.train_csv, "test_csv": args.test_csv,
-        "out_dir": args.out, "epochs": args.epochs, "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size, "max_length": args.max_length, "seed": args.seed,
+        "out_dir": getattr(args, "out", None), "epochs": args.epochs,
+        "learning_rate": args.learning_rate, "batch_size": args.batch_size,
+        "max_length": args.max_length, "seed": getattr(args, "seed", None),
+        "headlines_csv": args.headlines_csv, "label_smoothing": args.label_smoothing,
+        "layer_decay": args.layer_decay, "patience": args.patience,
     }.items() if v is not None}
-    metrics = train(TrainConfig(**fields))
+    if args.no_headlines:
+        fields["headlines_csv"] = None
+    return TrainConfig(**fields)
+
+
+def cmd_model_train(args: argparse.Namespace) -> int:
+    from model.train import train
+
+    cfg = _train_config(args)
+    metrics = train(cfg)
     test = metrics.get("test", {})
-    _emit(json.dumps({"model_dir": str(args.out or TrainConfig().out_dir),
+    _emit(json.dumps({"model_dir": str(cfg.out_dir),
                       "model_version": metrics["model_version"],
                       "best_epoch": metrics["best_epoch"],
                       "test_accuracy": test.get("accuracy"), "test_macro_f1": test.get("macro_f1"),
+                      "headlines_weighted_f1": metrics.get("validation_headlines", {}).get(
+                          "weighted_f1"),
                       "train_seconds": metrics["train_seconds"]}))
+    return 0
+
+
+def _int_list(raw: str, flag: str, *, example: str = "1,2,3", minimum: int | None = None
+              ) -> list[int]:
+    try:
+        values = [int(c) for c in raw.split(",") if c.strip()]
+    except ValueError as exc:
+        raise InvalidInputError(f"{flag} {raw!r}: use e.g. {example}") from exc
+    if not values or (minimum is not None and min(values) < minimum):
+        raise InvalidInputError(f"{flag} needs integers of at least {minimum}, e.g. {example}"
+                                if minimum is not None else f"{flag} is empty: use e.g. {example}")
+    return values
+
+
+def cmd_model_seeds(args: argparse.Namespace) -> int:
+    from model.protocol import seeds_protocol
+
+    seeds = _int_list(args.seeds, "--seeds")
+    result = seeds_protocol(_train_config(args), seeds, Path(args.out),
+                            log=lambda m: sys.stderr.write(m + "\n"))
+    _emit(json.dumps({"protocol": "seeds", "out": str(args.out), "seeds": seeds,
+                      "summary": result["summary"]}))
+    return 0
+
+
+def cmd_model_cv(args: argparse.Namespace) -> int:
+    from model.protocol import grouped_cv
+
+    if args.folds < 2:
+        raise InvalidInputError("--folds must be at least 2", field="folds")
+    result = grouped_cv(_train_config(args), args.folds, Path(args.out),
+                        log=lambda m: sys.stderr.write(m + "\n"))
+    _emit(json.dumps({"protocol": "grouped_kfold", "out": str(args.out), "folds": args.folds,
+                      "groups": result["groups"], "summary": result["summary"]}))
     return 0
 
 
@@ -212,12 +261,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     from api.textio import read_texts
     from model.data import TWITTER_LABELS, TWITTER_TRAIN, load_labelled_csv
 
-    try:
-        levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    except ValueError as exc:
-        raise InvalidInputError(f"--concurrency {args.concurrency!r}: use e.g. 1,4,16,64") from exc
-    if not levels or min(levels) < 1:
-        raise InvalidInputError("--concurrency needs positive integers, e.g. 1,4,16,64")
+    levels = _int_list(args.concurrency, "--concurrency", example="1,4,16,64", minimum=1)
     if args.input:
         headlines = read_texts(args.input, text_column=args.text_column)
     else:  # real headlines: the Twitter Financial News set
@@ -245,6 +289,28 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-dir", type=Path, default=None,
                    help="model folder (default: $NEWSIG_MODEL_DIR or artifacts/model)")
+
+
+def _train_args(p: argparse.ArgumentParser, *, test: bool = True) -> None:
+    p.add_argument("--base-model", help="HF id or folder (default: packaged all-MiniLM-L6-v2)")
+    if test:
+        p.add_argument("--train-csv", type=Path, help="text,label CSV (default: canonical "
+                                                      "train part of Sentences_75Agree)")
+        p.add_argument("--test-csv", type=Path, help="default: the canonical test part")
+    else:  # the folds are the train and test sets
+        p.set_defaults(test_csv=None, train_csv=None)
+    p.add_argument("--headlines-csv", type=Path,
+                   help="headline CSV added to training, 15%% held out as validation "
+                        "(default: Twitter Financial News; 0 bearish, 1 bullish, 2 neutral)")
+    p.add_argument("--no-headlines", action="store_true",
+                   help="train on the PhraseBank alone")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--patience", type=int, help="epochs without validation gain before stop")
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--layer-decay", type=float, help="layer-wise learning-rate decay (1: off)")
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-length", type=int)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,16 +369,24 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="train and evaluate the classifier")
     msub = model.add_subparsers(dest="model_command", required=True)
     p = msub.add_parser("train", help="fine-tune, export ONNX + int8, evaluate")
-    p.add_argument("--base-model", help="HF id or folder (default: packaged all-MiniLM-L6-v2)")
-    p.add_argument("--train-csv", type=Path)
-    p.add_argument("--test-csv", type=Path)
+    _train_args(p)
     p.add_argument("--out", type=Path, help="model folder (default artifacts/model)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-length", type=int)
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_model_train)
+
+    p = msub.add_parser("seeds", help="the training recipe once per seed: mean and std")
+    _train_args(p)
+    p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
+    p.add_argument("--out", required=True, type=Path, help="folder for one model per seed")
+    p.set_defaults(func=cmd_model_seeds)
+
+    p = msub.add_parser("cv", help="grouped k-fold on Sentences_75Agree (near-duplicates "
+                                   "kept in one fold)")
+    _train_args(p, test=False)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, help="seed of training and of the fold assignment")
+    p.add_argument("--out", required=True, type=Path, help="folder for one model per fold")
+    p.set_defaults(func=cmd_model_cv)
 
     p = msub.add_parser("evaluate", help="accuracy, macro-F1, confusion matrix on a CSV")
     p.add_argument("--input", required=True, help="CSV with text,label columns")

@@ -62,6 +62,14 @@ def load_labelled_csv(path: str | Path, *, text_column: str = "text", label_colu
     return texts, labels
 
 
+def write_labelled_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "label"])
+        w.writerows(zip(texts, labels, strict=True))
+    return path
+
+
 def load_phrasebank_txt(path: str | Path) -> tuple[list[str], list[str]]:
     """A Sentences_<N>Agree.txt file (Latin-1, `sentence@label` lines)."""
     texts, labels = [], []

@@ -33,7 +33,7 @@ def test_train_writes_a_complete_calibrated_model_folder(tiny_model_dir: Path,
     metrics = train(TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv,
                                 test_csv=test_csv, out_dir=out, epochs=2, batch_size=8,
                                 max_length=32, val_fraction=0.2, learning_rate=1e-3,
-                                progress=False))
+                                headlines_csv=None, progress=False))
     for name in ("model.safetensors", "config.json", "tokenizer.json", "model.onnx",
                  "model.int8.onnx", "labels.json", "metrics.json", "model_version",
                  "reliability.png"):
@@ -51,3 +51,82 @@ def test_train_writes_a_complete_calibrated_model_folder(tiny_model_dir: Path,
     clf = OnnxClassifier(out)
     assert clf.temperature == labels["temperature"]
     assert clf.model_version == saved["model_version"]
+
+
+NUMERIC = {"negative": "0", "positive": "1", "neutral": "2"}
+
+
+def test_train_mixes_in_headlines_and_scores_their_holdout(tiny_model_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """Twitter-style numeric labels are mapped, 15% of each label is held out, the holdout
+    is scored every epoch, selects the epoch with the PhraseBank validation, and is kept."""
+    from model.train import TrainConfig, train
+
+    train_csv = write_csv(tmp_path / "train.csv", [*TOY, *TOY])
+    headlines = [(f"{t} today", NUMERIC[y]) for t, y in TOY * 4]
+    headlines_csv = write_csv(tmp_path / "headlines.csv", headlines)
+    out = tmp_path / "model"
+    metrics = train(TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv,
+                                test_csv=None, headlines_csv=headlines_csv, out_dir=out,
+                                epochs=2, batch_size=8, max_length=32, val_fraction=0.2,
+                                learning_rate=1e-3, label_smoothing=0.1, layer_decay=0.8,
+                                progress=False))
+    held = round(len(headlines) / 3 * 0.15) * 3  # three labels, equal counts
+    assert metrics["validation_headlines_size"] == held
+    assert metrics["train_size"] == 2 * len(TOY) - metrics["validation_size"] + len(
+        headlines) - held
+    first = metrics["history"][0]
+    assert {"val_accuracy", "val_headlines_weighted_f1", "val_score"} <= set(first)
+    assert first["val_score"] == pytest.approx(
+        (first["val_accuracy"] + first["val_headlines_weighted_f1"]) / 2)
+    kept = (out / "validation_headlines.csv").read_text().splitlines()
+    assert len(kept) == held + 1 and kept[0] == "text,label"
+    assert all(line.rsplit(",", 1)[1] in ("negative", "neutral", "positive")
+               for line in kept[1:])
+    assert metrics["validation_headlines"]["n"] == held
+    assert "test" not in metrics
+
+
+def test_bucketed_batches_cover_every_index_once_and_pad_less() -> None:
+    import random
+
+    from model.train import _batches, bucketed_batches
+
+    rng = random.Random(0)
+    lengths = [rng.randint(5, 120) for _ in range(1000)]
+    batches = bucketed_batches(lengths, 32, random.Random(1), pool_batches=10)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    assert all(1 <= len(b) <= 32 for b in batches)
+
+    def padded(bs: list[list[int]]) -> int:
+        return sum(len(b) * max(lengths[i] for i in b) for b in bs)
+
+    assert padded(batches) < 0.75 * padded(_batches(1000, 32, random.Random(1)))
+    again = bucketed_batches(lengths, 32, random.Random(2), pool_batches=10)
+    assert again != batches  # a new order each epoch (seeded)
+
+
+def test_layer_wise_learning_rates(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from model.train import TrainConfig, param_groups
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_model_dir),
+                                                               num_labels=3)
+    n = model.config.num_hidden_layers
+    cfg = TrainConfig(learning_rate=1e-3, layer_decay=0.5, weight_decay=0.01)
+    groups = param_groups(model, cfg)
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    wd_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert len(lr_of) == len(named)  # every parameter in exactly one group
+    emb = next(p for k, p in named.items() if "word_embeddings" in k)
+    top = next(p for k, p in named.items() if f"layer.{n - 1}.attention.self.query.weight" in k)
+    head = next(p for k, p in named.items() if k.startswith("classifier.") and "weight" in k)
+    bias = next(p for k, p in named.items() if k.endswith("layer.0.output.dense.bias"))
+    assert lr_of[id(head)] == pytest.approx(1e-3)
+    assert lr_of[id(top)] == pytest.approx(1e-3 * 0.5)
+    assert lr_of[id(emb)] == pytest.approx(1e-3 * 0.5 ** (n + 1))
+    assert wd_of[id(head)] == 0.01 and wd_of[id(bias)] == 0.0
+    flat = param_groups(model, cfg.model_copy(update={"layer_decay": 1.0}))
+    assert {g["lr"] for g in flat} == {1e-3}

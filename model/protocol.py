@@ -1,0 +1,150 @@
+"""Honest figures: the same recipe over several seeds, and a grouped k-fold estimate on the
+PhraseBank that keeps near-duplicate sentences (same text once numbers are masked) in one fold.
+
+Both write one model folder per run under OUT and a JSON summary; a run whose folder already
+holds metrics.json for the same configuration is reused, so an interrupted protocol resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from model.data import FPB_DIR, load_phrasebank_txt, write_labelled_csv
+from model.train import TrainConfig, train
+
+FPB_75AGREE = FPB_DIR / "Sentences_75Agree.txt"
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+#: Figures summarised over runs: (name in the summary, path into metrics.json).
+FIGURES: dict[str, tuple[str, ...]] = {
+    "test_accuracy": ("test", "accuracy"),
+    "test_macro_f1": ("test", "macro_f1"),
+    "test_accuracy_fp32": ("test_fp32", "accuracy"),
+    "test_ece": ("test", "ece"),
+    "headlines_weighted_f1": ("validation_headlines", "weighted_f1"),
+    "headlines_accuracy": ("validation_headlines", "accuracy"),
+    "best_epoch": ("best_epoch",),
+    "train_seconds": ("train_seconds",),
+}
+
+
+def near_duplicate_key(text: str) -> str:
+    """Sentences equal once numbers are masked ("rose 5.2 %" ~ "rose 7 %") share a key."""
+    return " ".join(_NUMBER.sub("#", text.lower()).split())
+
+
+def grouped_folds(texts: Sequence[str], folds: int, seed: int = 0) -> list[int]:
+    """Fold of each sentence: near-duplicate groups are never split, folds stay balanced.
+
+    Groups are dealt largest first to the currently smallest fold (ties broken by a seeded
+    hash), which keeps fold sizes within one group of each other."""
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(texts):
+        groups.setdefault(near_duplicate_key(t), []).append(i)
+    order = sorted(groups.items(), key=lambda kv: (-len(kv[1]),
+                                                   zlib.crc32(f"{seed}:{kv[0]}".encode())))
+    sizes = [0] * folds
+    fold_of = [0] * len(texts)
+    for _, members in order:
+        k = min(range(folds), key=lambda f: (sizes[f], f))
+        for i in members:
+            fold_of[i] = k
+        sizes[k] += len(members)
+    return fold_of
+
+
+def _get(metrics: dict, path: tuple[str, ...]) -> float | None:
+    value: Any = metrics
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) else None
+
+
+def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation (sample), min and max of each figure over the runs."""
+    out: dict[str, dict[str, float]] = {}
+    for name, path in FIGURES.items():
+        values = [v for v in (_get(m, path) for m in runs) if v is not None]
+        if not values:
+            continue
+        out[name] = {"mean": round(statistics.fmean(values), 4),
+                     "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+                     "min": round(min(values), 4), "max": round(max(values), 4),
+                     "n": len(values)}
+    return out
+
+
+def _run(cfg: TrainConfig, log: Callable[[str], None]) -> dict:
+    """Train unless cfg.out_dir already holds the metrics of this very configuration."""
+    done = cfg.out_dir / "metrics.json"
+    ignored = {"progress", "threads", "out_dir"}  # a copied run folder is still that run
+    wanted = json.loads(cfg.model_dump_json(exclude=ignored))
+    if done.exists():
+        metrics = json.loads(done.read_text())
+        saved = {k: v for k, v in metrics.get("config", {}).items() if k not in ignored}
+        if saved == wanted:
+            log(f"reusing {cfg.out_dir}")
+            return metrics
+    log(f"training {cfg.out_dir}")
+    return train(cfg)
+
+
+def _compact(metrics: dict) -> dict:
+    return {name: _get(metrics, path) for name, path in FIGURES.items()} | {
+        "model_version": metrics.get("model_version")}
+
+
+def seeds_protocol(base: TrainConfig, seeds: Sequence[int], out: Path,
+                   log: Callable[[str], None] = print) -> dict:
+    """The given recipe once per seed (seed drives initialisation, order and the PhraseBank
+    validation carve-out; the headline holdout stays fixed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for seed in seeds:
+        cfg = base.model_copy(update={"seed": seed, "out_dir": out / f"seed-{seed}"})
+        runs.append((seed, _run(cfg, log)))
+    result = {"protocol": "seeds", "seeds": list(seeds),
+              "config": json.loads(base.model_dump_json(exclude={"out_dir", "seed"})),
+              "summary": summarise([m for _, m in runs]),
+              "runs": [{"seed": s} | _compact(m) for s, m in runs]}
+    (out / "seeds.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_75AGREE,
+               log: Callable[[str], None] = print) -> dict:
+    """k-fold over all of Sentences_75Agree: each fold is the test set once, the model trains
+    on the others (validation carved from them as usual), near-duplicates kept together."""
+    texts, labels = load_phrasebank_txt(source)
+    fold_of = grouped_folds(texts, folds, base.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for k in range(folds):
+        fold_dir = out / f"fold-{k}"
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        train_csv = write_labelled_csv(
+            fold_dir / "train.csv", [t for t, f in zip(texts, fold_of, strict=True) if f != k],
+            [y for y, f in zip(labels, fold_of, strict=True) if f != k])
+        test_csv = write_labelled_csv(
+            fold_dir / "test.csv", [t for t, f in zip(texts, fold_of, strict=True) if f == k],
+            [y for y, f in zip(labels, fold_of, strict=True) if f == k])
+        cfg = base.model_copy(update={"train_csv": train_csv, "test_csv": test_csv,
+                                      "out_dir": fold_dir / "model"})
+        runs.append((k, _run(cfg, log)))
+    result = {"protocol": "grouped_kfold", "folds": folds, "source": str(source),
+              "sentences": len(texts), "groups": len(set(map(near_duplicate_key, texts))),
+              "config": json.loads(base.model_dump_json(
+                  exclude={"out_dir", "train_csv", "test_csv"})),
+              "summary": summarise([m for _, m in runs]),
+              "runs": [{"fold": k, "test_size": m.get("test", {}).get("n")} | _compact(m)
+                       for k, m in runs]}
+    (out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
