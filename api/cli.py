@@ -151,7 +151,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         "learning_rate": args.learning_rate, "batch_size": args.batch_size,
         "max_length": args.max_length, "seed": getattr(args, "seed", None),
         "headlines_csv": args.headlines_csv, "label_smoothing": args.label_smoothing,
-        "layer_decay": args.layer_decay, "patience": args.patience,
+        "layer_decay": args.layer_decay, "patience": args.patience, "threads": args.threads,
     }.items() if v is not None}
     if args.no_headlines:
         fields["headlines_csv"] = None
@@ -184,6 +184,15 @@ def _int_list(raw: str, flag: str, *, example: str = "1,2,3", minimum: int | Non
         raise InvalidInputError(f"{flag} needs integers of at least {minimum}, e.g. {example}"
                                 if minimum is not None else f"{flag} is empty: use e.g. {example}")
     return values
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from model.card import write_card
+
+    path = write_card(Path(_settings(args).model_dir), seeds_dir=args.seeds, cv_dir=args.cv,
+                      bench_file=args.bench, out=args.out)
+    _emit(json.dumps({"card": str(path), "images": str(path.parent / "img")}))
+    return 0
 
 
 def cmd_model_seeds(args: argparse.Namespace) -> int:
@@ -311,6 +320,7 @@ def _train_args(p: argparse.ArgumentParser, *, test: bool = True) -> None:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int)
+    p.add_argument("--threads", type=int, help="torch threads (default: one per core)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -379,6 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
     p.add_argument("--out", required=True, type=Path, help="folder for one model per seed")
     p.set_defaults(func=cmd_model_seeds)
+
+    p = msub.add_parser("card", help="write model/MODEL_CARD.md and its plots from the "
+                                     "JSON of train, seeds, cv and bench")
+    p.add_argument("--seeds", type=Path, help="folder written by `newsig model seeds`")
+    p.add_argument("--cv", type=Path, help="folder written by `newsig model cv`")
+    p.add_argument("--bench", type=Path, help="JSON written by `newsig bench classify --out`")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "model"
+                   / "MODEL_CARD.md")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_card)
 
     p = msub.add_parser("cv", help="grouped k-fold on Sentences_75Agree (near-duplicates "
                                    "kept in one fold)")

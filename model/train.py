@@ -146,6 +146,7 @@ def load_training_data(cfg: TrainConfig) -> dict[str, tuple[list[str], list[str]
         (h_tr_x, h_tr_y), h_val = stratified_split(h_x, h_y, cfg.headlines_val_fraction, 0)
         data["train"] = (tr_x + h_tr_x, tr_y + h_tr_y)
         data["val_headlines"] = h_val
+        data["headlines_rows"] = len(h_x)  # type: ignore[assignment]
     return data
 
 
@@ -292,6 +293,7 @@ def train(cfg: TrainConfig) -> dict:
         "train_size": len(tr_x),
         "validation_size": len(va_x),
         "validation_headlines_size": len(hv_x),
+        "headlines_rows": data.get("headlines_rows"),
         "best_epoch": best_epoch or len(history),
         "history": history,
         "calibration": calibration,
@@ -309,7 +311,8 @@ def train(cfg: TrainConfig) -> dict:
 
         # Kept beside the model so `newsig model evaluate` can re-score the same headlines.
         write_labelled_csv(out / "validation_headlines.csv", hv_x, hv_y)
-        metrics["validation_headlines"] = evaluate(out, out / "validation_headlines.csv",
-                                                   progress=cfg.progress)
+        metrics["validation_headlines"] = evaluate(
+            out, out / "validation_headlines.csv", progress=cfg.progress,
+            reliability_png=out / "reliability_headlines.png")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
