@@ -386,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = msub.add_parser("seeds", help="the training recipe once per seed: mean and std")
     _train_args(p)
-    p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
+    p.add_argument("--seeds", default="42,1,2,3,4",
+                   help="comma-separated seeds (42: the default training's own)")
     p.add_argument("--out", required=True, type=Path, help="folder for one model per seed")
     p.set_defaults(func=cmd_model_seeds)
 

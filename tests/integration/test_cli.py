@@ -321,3 +321,15 @@ def test_serve_classifies_and_ingests_on_schedule(tiny_model_dir: Path, feeds_fi
     assert summaries[0]["signals_written"] == 5
     assert all(s["signals_written"] == 0 for s in summaries[1:])
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("model", "cv", "--out", "x", "--folds", "1"), "--folds must be at least 2"),
+    (("model", "seeds", "--out", "x", "--seeds", "1,two"), "--seeds '1,two': use e.g."),
+    (("model", "seeds", "--out", "x", "--seeds", ","), "--seeds is empty"),
+])
+def test_protocol_commands_refuse_bad_arguments(args: tuple[str, ...], message: str,
+                                                tmp_path: Path) -> None:
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert not (tmp_path / "x").exists()  # nothing trained, nothing written
