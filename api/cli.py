@@ -211,7 +211,8 @@ def cmd_model_cv(args: argparse.Namespace) -> int:
 
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2", field="folds")
-    result = grouped_cv(_train_config(args), args.folds, Path(args.out),
+    only = _int_list(args.only, "--only", example="0,1", minimum=0) if args.only else None
+    result = grouped_cv(_train_config(args), args.folds, Path(args.out), only=only,
                         log=lambda m: sys.stderr.write(m + "\n"))
     _emit(json.dumps({"protocol": "grouped_kfold", "out": str(args.out), "folds": args.folds,
                       "groups": result["groups"], "summary": result["summary"]}))
@@ -405,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "kept in one fold)")
     _train_args(p, test=False)
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--only", help="train just these folds, e.g. 0,1 (to run folds in "
+                                  "parallel processes; finished folds are reused)")
     p.add_argument("--seed", type=int, help="seed of training and of the fold assignment")
     p.add_argument("--out", required=True, type=Path, help="folder for one model per fold")
     p.set_defaults(func=cmd_model_cv)

@@ -120,14 +120,22 @@ def seeds_protocol(base: TrainConfig, seeds: Sequence[int], out: Path,
 
 
 def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_75AGREE,
-               log: Callable[[str], None] = print) -> dict:
+               only: Sequence[int] | None = None, log: Callable[[str], None] = print) -> dict:
     """k-fold over all of Sentences_75Agree: each fold is the test set once, the model trains
-    on the others (validation carved from them as usual), near-duplicates kept together."""
+    on the others (validation carved from them as usual), near-duplicates kept together.
+
+    `only` trains just those folds (to spread folds over processes); the summary then covers
+    the folds finished so far and cv.json is written once all are."""
     texts, labels = load_phrasebank_txt(source)
     fold_of = grouped_folds(texts, folds, base.seed)
     out.mkdir(parents=True, exist_ok=True)
     runs = []
     for k in range(folds):
+        if only is not None and k not in only:
+            done = out / f"fold-{k}" / "model" / "metrics.json"
+            if done.exists():
+                runs.append((k, json.loads(done.read_text())))
+            continue
         fold_dir = out / f"fold-{k}"
         fold_dir.mkdir(parents=True, exist_ok=True)
         train_csv = write_labelled_csv(
@@ -146,5 +154,6 @@ def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_7
               "summary": summarise([m for _, m in runs]),
               "runs": [{"fold": k, "test_size": m.get("test", {}).get("n")} | _compact(m)
                        for k, m in runs]}
-    (out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
+    if len(runs) == folds:
+        (out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -70,7 +70,12 @@ def test_seeds_and_cv_commands_train_reuse_and_summarise(tiny_model_dir: Path,
 
     source = tmp_path / "Sentences_75Agree.txt"
     source.write_text("\n".join(f"{t}@{y}" for t, y in TOY * 2), encoding="latin-1")
+    part = grouped_cv(base, 3, tmp_path / "cv", source=source, only=[1], log=logs.append)
+    assert [r["fold"] for r in part["runs"]] == [1]
+    assert not (tmp_path / "cv" / "cv.json").exists()  # written once every fold is done
     cv = grouped_cv(base, 3, tmp_path / "cv", source=source, log=logs.append)
+    assert f"reusing {tmp_path / 'cv' / 'fold-1' / 'model'}" in logs
+    assert json.loads((tmp_path / "cv" / "cv.json").read_text())["summary"] == cv["summary"]
     sizes = [r["test_size"] for r in cv["runs"]]
     assert sum(sizes) == 2 * len(TOY) and len(sizes) == 3
     assert cv["groups"] == len({near_duplicate_key(t) for t, _ in TOY})
