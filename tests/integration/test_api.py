@@ -221,3 +221,15 @@ def test_classify_workers_bound_concurrent_model_calls(sqlite_store: SQLiteSigna
     expected = classifier.classify(headlines)
     assert [g["text"] for g in got] == headlines
     assert [g["label"] for g in got] == [p.label for p in expected]
+
+
+def test_serving_workers_follow_settings() -> None:
+    import os
+
+    from api.server import serving_workers
+    from core.settings import Settings
+
+    assert serving_workers(Settings()) == (os.cpu_count() or 1)
+    assert serving_workers(Settings(classify_workers=3)) == 3
+    assert serving_workers(Settings(micro_batching=True)) == 0  # the batcher's thread serves
+    assert serving_workers(Settings(classifier="sagemaker")) == 0  # remote calls wait on I/O
