@@ -31,7 +31,7 @@ $(VENV)/.installed-infra: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(MODEL)/model_version: | $(VENV)/.installed-run
-	@echo "No model in $(MODEL): fine-tuning one now (about 20-25 minutes on 2 CPU cores)."
+	@echo "No model in $(MODEL): fine-tuning one now (about 20-35 minutes on 2 CPU cores)."
 	$(BIN)/newsig model train --out $(MODEL)
 
 run: $(VENV)/.installed-run $(MODEL)/model_version
