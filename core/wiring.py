@@ -5,6 +5,7 @@ Adapters are imported lazily so `core` pulls in no optional dependency at import
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,6 +64,11 @@ def build_classifier(settings: Settings) -> Classifier:
     raise ConfigError(f"unknown classifier {settings.classifier!r}: use onnx or sagemaker")
 
 
+# boto3's default session is not thread-safe while it builds clients (a race seen once here as
+# "RuntimeError" inside copy.deepcopy); clients themselves are. One lock for building them.
+_CLIENT_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=8)
 def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) -> Any:
     """One boto3 DynamoDB client per (region, endpoint), built on first use, never at import."""
@@ -71,8 +77,9 @@ def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) 
 
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3,
                     read_timeout=10, max_pool_connections=32)
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url,
-                        config=config)
+    with _CLIENT_LOCK:
+        return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url,
+                            config=config)
 
 
 @lru_cache(maxsize=8)
@@ -82,7 +89,8 @@ def sagemaker_runtime_client(region: str | None = None, timeout: float = 10.0) -
 
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
                     read_timeout=timeout, max_pool_connections=32)
-    return boto3.client("sagemaker-runtime", region_name=region, config=config)
+    with _CLIENT_LOCK:
+        return boto3.client("sagemaker-runtime", region_name=region, config=config)
 
 
 @lru_cache(maxsize=4)
