@@ -158,13 +158,22 @@ def render(metrics: dict, seeds: dict | None, cv: dict | None, bench: dict | Non
             f"## Over {len(seeds['seeds'])} seeds (mean ± sample std)",
             f"Seeds {', '.join(map(str, seeds['seeds']))}, same recipe "
             "(`newsig model seeds`). Seed changes initialisation of the head, batch order and "
-            "the PhraseBank validation carve-out.",
+            "the PhraseBank validation carve-out."
+            + ("" if len(seeds["seeds"]) >= 5 else
+               f" Only {len(seeds['seeds'])} seeds: each run takes 35-40 minutes on this "
+               "machine's 2 cores and the fifth did not fit in the session; "
+               "`newsig model seeds` resumes and adds it."),
             "",
             "| test accuracy (int8) | test macro-F1 | test accuracy (fp32) | headline wF1 | "
             "best epoch |", "|---|---|---|---|---|",
             f"| {_ms(s, 'test_accuracy')}% | {_ms(s, 'test_macro_f1', False)} | "
             f"{_ms(s, 'test_accuracy_fp32')}% | {_ms(s, 'headlines_weighted_f1', False)} | "
             f"{_ms(s, 'best_epoch', False)} |",
+            "",
+            "int8 accuracy cost, mean over the seeds: "
+            + (f"{100 * (s['test_accuracy_fp32']['mean'] - s['test_accuracy']['mean']):+.2f} "
+               "points (dynamic int8 rounds differently per model; the goal is 0.5)."
+               if "test_accuracy_fp32" in s and "test_accuracy" in s else "n/a."),
             "",
             "| seed | test acc | macro-F1 | headline wF1 | best epoch | seconds |",
             "|---|---|---|---|---|---|",
@@ -257,6 +266,11 @@ def write_card(model_dir: Path, *, seeds_dir: Path | None = None, cv_dir: Path |
                bench_file: Path | None = None, out: Path = CARD_DIR / "MODEL_CARD.md") -> Path:
     metrics_path = model_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
+    headlines_csv = metrics.get("config", {}).get("headlines_csv")
+    if "headlines_rows" not in metrics and headlines_csv and Path(headlines_csv).exists():
+        from model.data import TWITTER_LABELS, load_labelled_csv
+
+        metrics["headlines_rows"] = len(load_labelled_csv(headlines_csv, numeric=TWITTER_LABELS)[0])
     seeds = json.loads((seeds_dir / "seeds.json").read_text()) if seeds_dir else None
     cv = json.loads((cv_dir / "cv.json").read_text()) if cv_dir else None
     bench = json.loads(bench_file.read_text()) if bench_file else None
