@@ -267,7 +267,7 @@ def write_card(model_dir: Path, *, seeds_dir: Path | None = None, cv_dir: Path |
     metrics_path = model_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
     headlines_csv = metrics.get("config", {}).get("headlines_csv")
-    if "headlines_rows" not in metrics and headlines_csv and Path(headlines_csv).exists():
+    if headlines_csv and Path(headlines_csv).exists():  # the card names the data's size
         from model.data import TWITTER_LABELS, load_labelled_csv
 
         metrics["headlines_rows"] = len(load_labelled_csv(headlines_csv, numeric=TWITTER_LABELS)[0])

@@ -82,13 +82,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _batches(n: int, batch_size: int, rng: random.Random | None) -> list[list[int]]:
-    order = list(range(n))
-    if rng is not None:
-        rng.shuffle(order)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
-
-
 def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random,
                      pool_batches: int = 50) -> list[list[int]]:
     """Shuffled batches of similar length: shuffle, sort within pools of `pool_batches`
@@ -146,7 +139,6 @@ def load_training_data(cfg: TrainConfig) -> dict[str, tuple[list[str], list[str]
         (h_tr_x, h_tr_y), h_val = stratified_split(h_x, h_y, cfg.headlines_val_fraction, 0)
         data["train"] = (tr_x + h_tr_x, tr_y + h_tr_y)
         data["val_headlines"] = h_val
-        data["headlines_rows"] = len(h_x)  # type: ignore[assignment]
     return data
 
 
@@ -293,7 +285,6 @@ def train(cfg: TrainConfig) -> dict:
         "train_size": len(tr_x),
         "validation_size": len(va_x),
         "validation_headlines_size": len(hv_x),
-        "headlines_rows": data.get("headlines_rows"),
         "best_epoch": best_epoch or len(history),
         "history": history,
         "calibration": calibration,
