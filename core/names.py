@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 #: Label order used everywhere: model outputs, probabilities, metrics, plots.
@@ -33,3 +34,10 @@ METRIC_DIMENSION_LABEL: Final = "Label"
 
 # --- Environment -------------------------------------------------------------------
 ENV_PREFIX: Final = "NEWSIG_"
+
+# --- The release model ---------------------------------------------------------------
+#: The model tracked in the repository and served by default (int8 ONNX + tokenizer).
+RELEASE_MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model" / "release"
+#: What a release folder holds; nothing else is copied into it.
+RELEASE_FILES: Final = ("model.int8.onnx", "tokenizer.json", "labels.json", "metrics.json",
+                        "model_version")

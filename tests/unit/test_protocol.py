@@ -53,7 +53,8 @@ def test_seeds_and_cv_commands_train_reuse_and_summarise(tiny_model_dir: Path,
     from tests.unit.test_train import write_csv
 
     train_csv = write_csv(tmp_path / "train.csv", [*TOY, *TOY])
-    base = TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv, test_csv=train_csv,
+    base = TrainConfig(recipe="finetune", base_model=str(tiny_model_dir), train_csv=train_csv,
+                       test_csv=train_csv,
                        headlines_csv=None, epochs=1, batch_size=8, max_length=32,
                        val_fraction=0.2, learning_rate=1e-3, progress=False)
     logs: list[str] = []

@@ -30,8 +30,9 @@ def test_train_writes_a_complete_calibrated_model_folder(tiny_model_dir: Path,
     train_csv = write_csv(tmp_path / "train.csv", [*TOY, *TOY, *TOY])
     test_csv = write_csv(tmp_path / "test.csv", TOY)
     out = tmp_path / "model"
-    metrics = train(TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv,
-                                test_csv=test_csv, out_dir=out, epochs=2, batch_size=8,
+    metrics = train(TrainConfig(recipe="finetune", base_model=str(tiny_model_dir),
+                                train_csv=train_csv, test_csv=test_csv, out_dir=out,
+                                epochs=2, batch_size=8,
                                 max_length=32, val_fraction=0.2, learning_rate=1e-3,
                                 headlines_csv=None, progress=False))
     for name in ("model.safetensors", "config.json", "tokenizer.json", "model.onnx",
@@ -46,7 +47,11 @@ def test_train_writes_a_complete_calibrated_model_folder(tiny_model_dir: Path,
     assert saved["test"]["n"] == len(TOY) and 0 <= saved["test"]["accuracy"] <= 1
     assert saved["test"]["temperature"] == labels["temperature"]
     assert "ece" in saved["test"] and "ece_uncalibrated" in saved["test"]
-    assert saved["validation_size"] == 9 and saved["train_size"] == 36
+    # 20% of each label is held out for validation (at least one).
+    per_label = [3 * sum(1 for _, y in TOY if y == label) for label in ("negative", "neutral",
+                                                                       "positive")]
+    held = sum(max(1, round(n * 0.2)) for n in per_label)
+    assert saved["validation_size"] == held and saved["train_size"] == 3 * len(TOY) - held
     assert len(saved["history"]) == 2 and "val_accuracy" in saved["history"][0]
     clf = OnnxClassifier(out)
     assert clf.temperature == labels["temperature"]
@@ -66,12 +71,14 @@ def test_train_mixes_in_headlines_and_scores_their_holdout(tiny_model_dir: Path,
     headlines = [(f"{t} today", NUMERIC[y]) for t, y in TOY * 4]
     headlines_csv = write_csv(tmp_path / "headlines.csv", headlines)
     out = tmp_path / "model"
-    metrics = train(TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv,
-                                test_csv=None, headlines_csv=headlines_csv, out_dir=out,
+    metrics = train(TrainConfig(recipe="finetune", base_model=str(tiny_model_dir),
+                                train_csv=train_csv, test_csv=None,
+                                headlines_csv=headlines_csv, out_dir=out,
                                 epochs=2, batch_size=8, max_length=32, val_fraction=0.2,
                                 learning_rate=1e-3, label_smoothing=0.1, layer_decay=0.8,
                                 progress=False))
-    held = round(len(headlines) / 3 * 0.15) * 3  # three labels, equal counts
+    held = sum(max(1, round(4 * sum(1 for _, y in TOY if y == label) * 0.15))
+               for label in ("negative", "neutral", "positive"))  # 15% of each label
     assert metrics["validation_headlines_size"] == held
     assert metrics["train_size"] == 2 * len(TOY) - metrics["validation_size"] + len(
         headlines) - held
@@ -90,7 +97,7 @@ def test_train_mixes_in_headlines_and_scores_their_holdout(tiny_model_dir: Path,
 def test_bucketed_batches_cover_every_index_once_and_pad_less() -> None:
     import random
 
-    from model.train import bucketed_batches
+    from model.loop import bucketed_batches
 
     rng = random.Random(0)
     lengths = [rng.randint(5, 120) for _ in range(1000)]
@@ -133,3 +140,62 @@ def test_layer_wise_learning_rates(tiny_model_dir: Path) -> None:
     assert wd_of[id(head)] == 0.01 and wd_of[id(bias)] == 0.0
     flat = param_groups(model, cfg.model_copy(update={"layer_decay": 1.0}))
     assert {g["lr"] for g in flat} == {1e-3}
+
+
+def test_distillation_reads_soft_labels_and_refuses_validation_leaks(tiny_model_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """The default recipe: teacher probabilities from a soft-label file (here the tiny model
+    plays the teacher), gold CE where present; validation sentences may not be in the file."""
+    from model.distill import (
+        TransferSet,
+        read_soft_labels,
+        teacher_probabilities,
+        write_soft_labels,
+    )
+    from model.train import TrainConfig, load_training_data, train
+
+    train_csv = write_csv(tmp_path / "train.csv", [*TOY, *((f"{t} too", y) for t, y in TOY)])
+    cfg = TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv, test_csv=None,
+                      headlines_csv=None, out_dir=tmp_path / "model", epochs=2, batch_size=8,
+                      max_length=32, val_fraction=0.2, learning_rate=1e-3, progress=False,
+                      soft_labels=tmp_path / "soft.csv")
+    tr_x, tr_y = load_training_data(cfg)["train"]
+    extra = [f"{t} again" for t, _ in TOY]  # unlabelled transfer sentences
+    ts = TransferSet(tr_x + extra, ["phrasebank_train"] * len(tr_x) + ["augmented"] * len(extra),
+                     [*tr_y, *[None] * len(extra)])
+    probs = teacher_probabilities(tiny_model_dir, ts.texts, progress=False)
+    write_soft_labels(cfg.soft_labels, ts, probs, {"split_seed": cfg.split_seed})
+    soft = read_soft_labels(cfg.soft_labels)
+    assert soft.texts == ts.texts and soft.gold[-1] is None
+    assert abs(soft.probs - probs).max() < 1e-6
+    metrics = train(cfg)
+    assert metrics["recipe"] == "distill" and metrics["train_size"] == len(ts)
+    assert metrics["soft_labels"]["rows"] == len(ts)
+    assert len(metrics["history"]) == 2 and not (cfg.out_dir / "run" / "checkpoint.pt").exists()
+    # A file holding a validation sentence would score the student on what it learned from.
+    val_x = load_training_data(cfg)["val_phrasebank"][0]
+    leaky = TransferSet([*ts.texts, val_x[0]], [*ts.sources, "phrasebank_train"],
+                        [*ts.gold, None])
+    write_soft_labels(cfg.soft_labels, leaky, [*probs, probs[0]], {"split_seed": 42})
+    with pytest.raises(ValueError, match="validation or test"):
+        train(cfg.model_copy(update={"out_dir": tmp_path / "leaky"}))
+
+
+def test_distillation_loss_is_kl_plus_gold_ce() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    from model.train import TrainConfig, distillation_loss
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    teacher = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    gold = torch.tensor([0, -1])
+    cfg = TrainConfig(kd_temperature=2.0, kd_weight=0.7)
+    t = 2.0
+    soft = torch.softmax(torch.log(teacher) / t, -1)
+    kl = (soft * (soft.log() - F.log_softmax(logits / t, -1))).sum(-1).mean() * t * t
+    ce = F.cross_entropy(logits[:1], gold[:1])
+    got = distillation_loss(logits, gold, teacher, cfg)
+    assert float(got) == pytest.approx(float(0.7 * kl + 0.3 * ce), rel=1e-5)
+    # With no teacher (finetune), only gold counts.
+    assert float(distillation_loss(logits, gold, None, cfg)) == pytest.approx(float(ce))

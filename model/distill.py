@@ -1,0 +1,186 @@
+"""Soft labels: the teacher's probabilities for every sentence the student trains on.
+
+The transfer set is built from the training side only (validation and test never enter):
+PhraseBank train minus its validation split, the headlines minus their holdout, the PhraseBank
+sentences with 50-74% agreement outside Sentences_75Agree, and in-domain variants of the
+PhraseBank sentences (model.augment). Any sentence equal, once numbers are masked, to a
+validation or test sentence is dropped. `newsig model teacher label` writes it, with the
+teacher's probabilities, to `model/data/distill/soft_labels.csv` and its provenance to
+`soft_labels.json`; the student recipe reads only that file, so reproducing the shipped model
+never needs the teacher again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import InvalidInputError
+from core.names import LABELS
+from model.data import DATA_DIR, FPB_DIR, FPB_TEST, load_labelled_csv, load_phrasebank_txt
+
+SOFT_LABELS = DATA_DIR / "distill" / "soft_labels.csv"
+PROB_COLUMNS = tuple(f"p_{label}" for label in LABELS)
+SOURCES = ("phrasebank_train", "headlines_train", "phrasebank_extra", "augmented")
+
+
+@dataclass
+class TransferSet:
+    texts: list[str]
+    sources: list[str]
+    gold: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def counts(self) -> dict[str, int]:
+        return {s: self.sources.count(s) for s in SOURCES if s in self.sources}
+
+
+def build_transfer_set(*, split_seed: int = 42, augment_per_sentence: int = 3,
+                       augment_seed: int = 0, headlines: bool = True) -> TransferSet:
+    from model.augment import augment
+    from model.protocol import near_duplicate_key
+    from model.train import TrainConfig, load_training_data
+
+    cfg = TrainConfig(split_seed=split_seed, **({} if headlines else {"headlines_csv": None}))
+    data = load_training_data(cfg)
+    held_out = [*load_labelled_csv(FPB_TEST)[0], *data["val_phrasebank"][0],
+                *data.get("val_headlines", ([], []))[0]]
+    exclude = {near_duplicate_key(t) for t in held_out}
+
+    tr_x, tr_y = data["train"]
+    texts, sources, gold = list(tr_x), [], list[str | None](tr_y)
+    n_fpb = len(data["train_phrasebank"][0])
+    sources = ["phrasebank_train"] * n_fpb + ["headlines_train"] * (len(tr_x) - n_fpb)
+    seen = set(texts)
+
+    all50_x, all50_y = load_phrasebank_txt(FPB_DIR / "Sentences_50Agree.txt")
+    in75 = set(load_phrasebank_txt(FPB_DIR / "Sentences_75Agree.txt")[0])
+    extras: list[str] = []
+    for text, label in zip(all50_x, all50_y, strict=True):
+        if text in in75 or text in seen or near_duplicate_key(text) in exclude:
+            continue
+        seen.add(text)
+        extras.append(text)
+        texts.append(text)
+        sources.append("phrasebank_extra")
+        gold.append(label)  # majority of 50-74% agreement
+
+    fpb_side = [*data["train_phrasebank"][0], *extras]
+    for v in augment(fpb_side, seed=augment_seed, per_sentence=augment_per_sentence,
+                     exclude_keys=exclude):
+        if v not in seen:
+            seen.add(v)
+            texts.append(v)
+            sources.append("augmented")
+            gold.append(None)
+    return TransferSet(texts, sources, gold)
+
+
+def teacher_probabilities(model_dir: Path | str, texts: list[str], *, max_length: int = 128,
+                          batch_size: int = 64, progress: bool = True) -> Any:
+    """Softmax of a Hugging Face classifier's logits (T = 1), in LABELS order."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    order_of = [model.config.label2id[label] for label in LABELS]
+    # Length-sorted batches: far less padding, then results put back in input order.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), len(LABELS)))
+    with torch.no_grad():
+        for start in tqdm(range(0, len(order), batch_size), desc="teacher", unit="batch",
+                          disable=not progress):
+            idx = order[start:start + batch_size]
+            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length,
+                            padding=True, return_tensors="pt")
+            probs = torch.softmax(model(**enc).logits.float(), dim=-1).numpy()
+            out[idx] = probs[:, order_of]
+    return out
+
+
+def write_soft_labels(path: Path, ts: TransferSet, probs: Any, provenance: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "source", "gold", *PROB_COLUMNS])
+        for text, source, gold, p in zip(ts.texts, ts.sources, ts.gold, probs, strict=True):
+            w.writerow([text, source, gold or "", *(f"{v:.6f}" for v in p)])
+    meta = {**provenance, "rows": len(ts), "sources": ts.counts(), "file": path.name}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+@dataclass
+class SoftLabels:
+    texts: list[str]
+    sources: list[str]
+    gold: list[str | None]
+    probs: Any  # (n, 3) in LABELS order
+    provenance: dict
+
+
+def read_soft_labels(path: Path = SOFT_LABELS) -> SoftLabels:
+    import numpy as np
+
+    if not path.exists():
+        raise InvalidInputError(f"{path}: no soft labels; write them with `newsig model teacher "
+                                "label` or use --recipe finetune")
+    texts, sources, gold, rows = [], [], [], []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "source", "gold", *PROB_COLUMNS} - set(reader.fieldnames or [])
+        if missing:
+            raise InvalidInputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            try:
+                p = [float(row[c]) for c in PROB_COLUMNS]
+            except ValueError as exc:
+                raise InvalidInputError(f"{path}:{reader.line_num}: {exc}") from exc
+            if row["gold"] and row["gold"] not in LABELS:
+                raise InvalidInputError(f"{path}:{reader.line_num}: gold {row['gold']!r}")
+            if not row["text"] or min(p) < 0 or abs(sum(p) - 1) > 1e-3:
+                raise InvalidInputError(f"{path}:{reader.line_num}: empty text or "
+                                        "probabilities that are not a distribution")
+            texts.append(row["text"])
+            sources.append(row["source"])
+            gold.append(row["gold"] or None)
+            rows.append(p)
+    meta_path = path.with_suffix(".json")
+    provenance = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return SoftLabels(texts, sources, gold, np.array(rows, dtype=np.float64), provenance)
+
+
+def label_transfer_set(teacher_dir: Path, out: Path = SOFT_LABELS, *, split_seed: int = 42,
+                       augment_per_sentence: int = 3, progress: bool = True,
+                       teacher_info: dict | None = None) -> dict:
+    """Build the transfer set, label it with the teacher, write the file and provenance."""
+    started = time.time()
+    ts = build_transfer_set(split_seed=split_seed, augment_per_sentence=augment_per_sentence)
+    probs = teacher_probabilities(teacher_dir, ts.texts, progress=progress)
+    gold_idx = [(i, LABELS.index(g)) for i, g in enumerate(ts.gold) if g is not None]
+    agree = sum(int(probs[i].argmax() == g) for i, g in gold_idx) / max(1, len(gold_idx))
+    provenance = {
+        "teacher": teacher_info or {"dir": str(teacher_dir)},
+        "split_seed": split_seed, "augment_per_sentence": augment_per_sentence,
+        "teacher_agrees_with_gold": round(agree, 4),
+        "mean_top_probability": round(float(probs.max(axis=1).mean()), 4),
+        "command": "newsig model teacher label",
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "seconds": round(time.time() - started, 1),
+        "licences": {"phrasebank": "CC BY-NC-SA 3.0 (model/data/financial_phrasebank/"
+                                   "License.txt): rows from phrasebank_train, phrasebank_extra "
+                                   "and augmented derive from it",
+                     "headlines": "MIT (model/data/twitter_financial_news/LICENSE): rows from "
+                                  "headlines_train"},
+    }
+    write_soft_labels(out, ts, probs, provenance)
+    return {**provenance, "rows": len(ts), "sources": ts.counts(), "file": str(out)}

