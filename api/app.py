@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -30,25 +29,31 @@ from core.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from core.feedhealth import FeedHealth, feed_health
+from core.feedhealth import FeedHealth
 from core.models import FeedConfig, Prediction, Signal, utcnow
 from core.ports import Classifier, SignalStore
+from core.queries import SignalsQuery, SummaryQuery
+from core.service import SignalService
 from dashboards.local import mount_dashboard
 
 VERSION = "0.1.0"
 
 
 class Services:
-    """What the routes need; the classifier is built on first use (and errors are kept)."""
+    """What the routes need: the use cases (core.service), the configured feeds, and a small
+    pool for model calls. The classifier is built on first use (and errors are kept)."""
 
-    def __init__(self, store: SignalStore, classifier: Classifier | None = None,
+    def __init__(self, store: SignalStore | None = None, classifier: Classifier | None = None,
                  classifier_factory: Callable[[], Classifier] | None = None,
-                 feeds: Sequence[FeedConfig] = (), classify_workers: int = 0) -> None:
-        self.store = store
+                 feeds: Sequence[FeedConfig] = (), classify_workers: int = 0, *,
+                 service: SignalService | None = None) -> None:
+        if service is None:
+            if store is None:
+                raise ConfigError("Services needs a store or a SignalService")
+            service = SignalService(store, classifier, classifier_factory=classifier_factory)
+        self.service = service
+        self.store = service.store
         self.feeds = list(feeds)
-        self._classifier = classifier
-        self._factory = classifier_factory
-        self._lock = threading.Lock()
         # A small FIFO pool bounds how many model calls run at once: 16 concurrent requests
         # on 2 cores then queue in arrival order instead of 16 threads fighting for the CPU
         # (fewer context switches, and no request starved into the p99). 0: the shared pool.
@@ -57,28 +62,23 @@ class Services:
 
     @property
     def classifier(self) -> Classifier:
-        if self._classifier is None:
-            with self._lock:
-                if self._classifier is None:
-                    if self._factory is None:
-                        raise ConfigError("no classifier configured")
-                    self._classifier = self._factory()
-        return self._classifier
+        return self.service.classifier
 
     async def classify_async(self, texts: list[str]) -> list[Prediction]:
         """Awaits a micro-batcher's future on the event loop (no thread held per request);
-        any other classifier runs in the thread pool."""
+        otherwise the use case runs in the model pool (or Starlette's thread pool)."""
         from starlette.concurrency import run_in_threadpool
 
         # Built on first use (loading a model blocks, so off the event loop); cached after.
-        classifier = self._classifier or await run_in_threadpool(lambda: self.classifier)
+        classifier = (self.service.classifier if self.service.classifier_ready
+                      else await run_in_threadpool(lambda: self.service.classifier))
         submit = getattr(classifier, "submit", None)
         if submit is not None:
             return await asyncio.wrap_future(submit(texts))
         if self._executor is not None:
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor, classifier.classify, texts)
-        return await run_in_threadpool(classifier.classify, texts)
+                self._executor, self.service.classify, texts)
+        return await run_in_threadpool(self.service.classify, texts)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -136,35 +136,14 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
                                              for t, p in zip(texts, predictions, strict=True)])
 
     @app.get("/signals", response_model=SignalsResponse, tags=["signals"])
-    def signals(
-        source: str | None = None,
-        ticker: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: str | None = None,
-        distinct: Annotated[Literal["story"] | None, Query(
-            description="'story': each story once, at its earliest sighting")] = None,
-    ) -> SignalsResponse:
-        if since and until and since >= until:
-            raise InvalidInputError("'since' must be before 'until'", field="since")
-        page = services.store.query(source=source, ticker=ticker, since=since, until=until,
-                                    limit=limit, cursor=cursor,
-                                    distinct_story=distinct == "story")
+    def signals(query: Annotated[SignalsQuery, Query()]) -> SignalsResponse:
+        page = services.service.signals(query)
         return SignalsResponse(items=page.items, next_cursor=page.next_cursor)
 
     @app.get("/signals/summary", response_model=SummaryResponse, tags=["signals"])
-    def signals_summary(
-        source: str | None = None,
-        ticker: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        bucket: Annotated[str, Query(description="bucket width: 300, 5m, 1h, 1d ...")] = "1h",
-    ) -> SummaryResponse:
-        seconds = parse_bucket(bucket)
-        buckets = services.store.summary(source=source, ticker=ticker, since=since, until=until,
-                                         bucket_seconds=seconds)
-        return SummaryResponse(bucket_seconds=seconds, buckets=buckets)
+    def signals_summary(query: Annotated[SummaryQuery, Query()]) -> SummaryResponse:
+        result = services.service.summary(query)
+        return SummaryResponse(bucket_seconds=result.bucket_seconds, buckets=result.buckets)
 
     @app.get("/signals/stream", tags=["signals"],
              response_class=StreamingResponse,
@@ -178,39 +157,16 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
 
     @app.get("/feeds", response_model=list[FeedHealth], tags=["signals"])
     def feeds() -> list[FeedHealth]:
-        return feed_health(services.feeds, services.store.get_feed_states())
+        return services.service.feeds(services.feeds)
 
     @app.get("/health", response_model=HealthResponse, tags=["ops"])
     def health() -> JSONResponse:
-        model_version, model_error = None, None
-        try:
-            model_version = services.classifier.model_version
-        except NewsSignalsError as exc:
-            model_error = str(exc)
-        try:
-            store = services.store.health()
-        except NewsSignalsError as exc:
-            store = {"ok": False, "error": str(exc)}
-        ok = model_error is None and bool(store.get("ok"))
-        body = HealthResponse(status="ok" if ok else "degraded", model_version=model_version,
-                              model_error=model_error, store=store)
-        return JSONResponse(status_code=200 if ok else 503, content=body.model_dump(mode="json"))
+        report = services.service.health()
+        return JSONResponse(status_code=200 if report.status == "ok" else 503,
+                            content=report.model_dump(mode="json"))
 
     mount_dashboard(app)
     return app
-
-
-def parse_bucket(value: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = value.strip().lower()
-    try:
-        seconds = int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
-    except (ValueError, IndexError) as exc:
-        raise InvalidInputError(f"bucket {value!r}: use seconds or 5m, 1h, 1d",
-                                field="bucket") from exc
-    if not 60 <= seconds <= 31 * 86400:
-        raise InvalidInputError("bucket must be between 1 minute and 31 days", field="bucket")
-    return seconds
 
 
 async def signal_events(store: SignalStore, request: Request,

@@ -28,6 +28,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _validated(model: Any, **values: Any) -> Any:
+    """A query model from CLI values; its validation errors become one clear message."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidInputError("; ".join(
+            f"--{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
+            for e in exc.errors())) from exc
+
+
 def _datetime(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -50,18 +62,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from core.wiring import build_classifier, build_store
+    from core.wiring import build_service
     from ingest.feeds import load_feeds
     from ingest.pipeline import Ingestor
 
     settings = _settings(args)
     feeds = load_feeds(args.feeds or settings.feeds_file)
-    store = build_store(settings.store_url)
+    service = build_service(settings)
+    store = service.store
     try:
         overrides = {k: v for k, v in {"timeout": args.timeout, "interval": args.interval
                                        }.items() if v is not None}
-        ingestor = Ingestor.from_settings(settings, build_classifier(settings), store,
-                                          **overrides)
+        ingestor = Ingestor.from_settings(settings, service, **overrides)
         while True:
             summary = ingestor.run_once(feeds, force=args.force)
             _emit(summary.model_dump_json(exclude=None if args.verbose else {"feeds"}))
@@ -73,27 +85,28 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    from core.feedhealth import feed_health
-    from core.wiring import build_store
+    from core.wiring import build_service
     from ingest.feeds import load_feeds
 
     settings = _settings(args)
     feeds = load_feeds(args.feeds or settings.feeds_file)
-    store = build_store(settings.store_url)
+    service = build_service(settings)
     try:
-        for health in feed_health(feeds, store.get_feed_states()):
+        for health in service.feeds(feeds):
             _emit(health.model_dump_json())
     finally:
-        store.close()
+        service.store.close()
     return 0
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from api.schemas import MAX_CHARS, PredictionOut
+    from api.schemas import PredictionOut
     from api.textio import read_texts
-    from core.wiring import build_classifier
+    from core.names import MAX_HEADLINE_CHARS
+    from core.service import SignalService
+    from core.wiring import build_classifier, retry_policy
 
     if bool(args.texts) == bool(args.input):
         raise InvalidInputError("give either TEXT arguments or --input FILE")
@@ -102,9 +115,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for i, t in enumerate(texts):
         if not t:
             raise InvalidInputError(f"text {i + 1} is empty")
-        if len(t) > MAX_CHARS:
-            texts[i] = t[:MAX_CHARS]
-    classifier = build_classifier(_settings(args))
+        if len(t) > MAX_HEADLINE_CHARS:
+            texts[i] = t[:MAX_HEADLINE_CHARS]
+    settings = _settings(args)
+    service = SignalService(None, build_classifier(settings), retry=retry_policy(settings))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         chunk = 256
@@ -112,7 +126,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                   disable=len(texts) <= chunk) as bar:
             for i in range(0, len(texts), chunk):
                 part = texts[i:i + chunk]
-                for text, p in zip(part, classifier.classify(part), strict=True):
+                for text, p in zip(part, service.classify(part), strict=True):
                     out.write(PredictionOut.of(text, p).model_dump_json() + "\n")
                 bar.update(len(part))
     finally:
@@ -122,15 +136,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
-    from core.wiring import build_store
+    from core.queries import MAX_PAGE, SignalsQuery
+    from core.wiring import build_service
 
-    store = build_store(_settings(args).store_url)
+    service = build_service(_settings(args))
+    store = service.store
     try:
         remaining, cursor = args.limit, None
         while remaining > 0:
-            page = store.query(source=args.source, ticker=args.ticker, since=args.since,
-                               until=args.until, limit=min(remaining, 1000), cursor=cursor,
-                               distinct_story=args.distinct == "story")
+            query = _validated(SignalsQuery, source=args.source, ticker=args.ticker,
+                               since=args.since, until=args.until,
+                               limit=min(remaining, MAX_PAGE), cursor=cursor,
+                               distinct=args.distinct)
+            page = service.signals(query)
             for s in page.items:
                 _emit(s.model_dump_json())
             remaining -= len(page.items)

@@ -11,7 +11,7 @@ from api.app import Services, create_app
 from core.models import Prediction
 from core.observability import emit_classify_latency
 from core.ports import Classifier
-from core.wiring import build_classifier, cached_store, get_settings
+from core.wiring import build_classifier, build_service, get_settings
 
 
 class MeteredClassifier:
@@ -38,9 +38,9 @@ def _mangum() -> Any:
     from ingest.feeds import load_feeds
 
     settings = get_settings()
-    services = Services(cached_store(settings.store_url),
-                        classifier_factory=lambda: MeteredClassifier(build_classifier(settings)),
-                        feeds=load_feeds(settings.feeds_file))
+    service = build_service(
+        settings, classifier_factory=lambda: MeteredClassifier(build_classifier(settings)))
+    services = Services(service=service, feeds=load_feeds(settings.feeds_file))
     return Mangum(create_app(services), lifespan="off")
 
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from core.models import Prediction, Probabilities, Sentiment, Signal, SummaryBucket
-
-MAX_HEADLINES = 64
-MAX_CHARS = 1000
+from core.names import MAX_HEADLINE_CHARS, MAX_HEADLINES_PER_REQUEST
+from core.service import Health
 
 Headline = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=MAX_CHARS)]
+                                            max_length=MAX_HEADLINE_CHARS)]
 
-HeadlineList = Annotated[list[Headline], Field(min_length=1, max_length=MAX_HEADLINES)]
+HeadlineList = Annotated[list[Headline], Field(min_length=1,
+                                                  max_length=MAX_HEADLINES_PER_REQUEST)]
 
 
 class OriginalQuery(BaseModel):
@@ -43,8 +42,10 @@ class ClassifyRequest(BaseModel):
         given = [name for name in ("headline", "headlines", "query", "inputs")
                  if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'headline', 'headlines' (1-64 items), "
-                             f"'query.headline' or 'inputs' (got {', '.join(given) or 'none'})")
+            raise ValueError(
+                "give exactly one of 'headline', 'headlines' "
+                f"(1-{MAX_HEADLINES_PER_REQUEST} items), 'query.headline' or 'inputs' "
+                f"(got {', '.join(given) or 'none'})")
         return self
 
     def texts(self) -> list[str]:
@@ -80,20 +81,7 @@ class SignalsResponse(BaseModel):
     next_cursor: str | None = None
 
 
-class HealthResponse(BaseModel):
-    status: str
-    model_version: str | None
-    model_error: str | None = None
-    store: dict[str, object]
-
-
-class SignalsQuery(BaseModel):
-    source: str | None = None
-    ticker: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = None
+HealthResponse = Health
 
 
 class SummaryResponse(BaseModel):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from api.app import Services, create_app
 from core.settings import Settings
-from core.wiring import build_classifier, build_store
+from core.wiring import build_classifier, build_service
 
 log = logging.getLogger("newsig.serve")
 
@@ -22,7 +22,6 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
     from ingest.pipeline import Ingestor
     from ingest.scheduler import IngestScheduler
 
-    store = build_store(settings.store_url)
     feeds = load_feeds(feeds_file or settings.feeds_file)
     workers = serving_workers(settings)
     if workers and not settings.onnx_threads:
@@ -41,14 +40,15 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
 
     starts: list = []
     stops: list = []
-    services = Services(store, classifier_factory=classifier, feeds=feeds,
-                        classify_workers=workers)
+    service = build_service(settings, classifier_factory=classifier)
+    store = service.store
+    services = Services(service=service, feeds=feeds, classify_workers=workers)
     if schedule:
         # Built eagerly so a missing model fails `newsig serve` at start, not on first request.
-        classifier = services.classifier
+        _ = service.classifier
         if interval:
             settings = settings.model_copy(update={"ingest_interval": interval})
-        ingestor = Ingestor.from_settings(settings, classifier, store)
+        ingestor = Ingestor.from_settings(settings, service)
 
         def report(summary) -> None:  # type: ignore[no-untyped-def]
             sys.stdout.write(summary.model_dump_json(exclude={"feeds"}) + "\n")

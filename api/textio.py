@@ -9,8 +9,6 @@ from pathlib import Path
 
 from core.errors import InvalidInputError
 
-MAX_CHARS = 1000
-
 
 def _check(text: object, where: str, column: str) -> str:
     if not isinstance(text, str):

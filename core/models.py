@@ -6,10 +6,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.names import LABELS
-from core.text import make_link_key, make_signal_id, make_story_id, normalise_text
+from core.text import (
+    make_link_key,
+    make_signal_id,
+    make_story_id,
+    normalise_text,
+    normalise_tickers,
+)
 
 
 class Sentiment(StrEnum):
@@ -70,17 +76,8 @@ class Prediction(BaseModel):
                    model_version=model_version)
 
 
-def _normalise_tickers(values: list[str]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        t = v.strip().lstrip("$").upper()
-        if t and t not in out:
-            out.append(t)
-    return out
-
-
-class Article(BaseModel):
-    """A feed item after normalisation, before classification."""
+class ArticleFields(BaseModel):
+    """What a feed item says about itself: the fields an Article and a Signal share."""
 
     source_id: str = Field(min_length=1)
     title: str = Field(min_length=1)
@@ -92,6 +89,21 @@ class Article(BaseModel):
     tickers: list[str] = Field(default_factory=list)
     #: Data-quality flags, e.g. "published_in_future" (published_at kept as the feed gave it).
     flags: list[str] = Field(default_factory=list)
+
+    @field_validator("published_at", "first_seen_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return as_utc(v) if v is not None else None
+
+    @property
+    def link_key(self) -> str | None:
+        """Key of the canonical link within the source (None: the link identifies nothing)."""
+        return make_link_key(self.source_id, self.link)
+
+
+class Article(ArticleFields):
+    """A feed item after normalisation, before classification. Normalising happens here,
+    once: a Signal built from an Article (or read back from a store) is not normalised again."""
 
     @field_validator("title", mode="before")
     @classmethod
@@ -106,12 +118,7 @@ class Article(BaseModel):
     @field_validator("tickers")
     @classmethod
     def _norm_tickers(cls, v: list[str]) -> list[str]:
-        return _normalise_tickers(v)
-
-    @field_validator("published_at", "first_seen_at")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        return as_utc(v) if v is not None else None
+        return normalise_tickers(v)
 
     @property
     def signal_id(self) -> str:
@@ -121,60 +128,29 @@ class Article(BaseModel):
     def story_id(self) -> str:
         return make_story_id(self.title)
 
-    @property
-    def link_key(self) -> str | None:
-        return make_link_key(self.source_id, self.link)
 
-
-class Signal(BaseModel):
+class Signal(ArticleFields):
     """A classified article: what the store keeps and the API serves."""
 
     signal_id: str
     story_id: str
-    source_id: str
-    title: str
-    link: str | None = None
-    guid: str | None = None
-    summary: str | None = None
-    published_at: datetime | None = None
     first_seen_at: datetime
     scored_at: datetime
-    tickers: list[str] = Field(default_factory=list)
-    flags: list[str] = Field(default_factory=list)
     label: Sentiment
     probabilities: Probabilities
     score: float
     model_version: str
 
-    @model_validator(mode="after")
-    def _utc_times(self) -> Signal:
-        for name in ("published_at", "first_seen_at", "scored_at"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, as_utc(value))
-        return self
+    @field_validator("scored_at")
+    @classmethod
+    def _utc_scored(cls, v: datetime) -> datetime:
+        return as_utc(v)
 
     @classmethod
     def from_article(cls, article: Article, prediction: Prediction,
                      scored_at: datetime | None = None) -> Signal:
-        return cls(
-            signal_id=article.signal_id,
-            story_id=article.story_id,
-            source_id=article.source_id,
-            title=article.title,
-            link=article.link,
-            guid=article.guid,
-            summary=article.summary,
-            published_at=article.published_at,
-            first_seen_at=article.first_seen_at,
-            scored_at=scored_at or utcnow(),
-            tickers=list(article.tickers),
-            flags=list(article.flags),
-            label=prediction.label,
-            probabilities=prediction.probabilities,
-            score=prediction.score,
-            model_version=prediction.model_version,
-        )
+        return cls(**dict(article), signal_id=article.signal_id, story_id=article.story_id,
+                   scored_at=scored_at or utcnow(), **dict(prediction))
 
 
 class FeedState(BaseModel):
@@ -215,12 +191,19 @@ class FeedConfig(BaseModel):
     def _tickers(cls, v: object) -> tuple[str, ...]:
         if isinstance(v, str):
             v = [v]
-        return tuple(str(t).strip().lstrip("$").upper() for t in (v or []) if str(t).strip())
+        return tuple(normalise_tickers(str(t) for t in (v or [])))
 
 
 class PutResult(BaseModel):
+    """What a put_many did. A backend that writes signal by signal reports the ones it could
+    not write in `failed` (with the first `error`) instead of failing the whole batch, so the
+    count of what was written stays exact; `retryable` says whether trying again may help."""
+
     written: int = 0
     duplicates: int = 0
+    failed: list[str] = Field(default_factory=list)
+    error: str | None = None
+    retryable: bool = True
 
 
 class SignalPage(BaseModel):

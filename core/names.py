@@ -32,6 +32,19 @@ METRIC_SIGNALS_PER_LABEL: Final = "SignalsPerLabel"
 METRIC_DIMENSION_FEED: Final = "Feed"
 METRIC_DIMENSION_LABEL: Final = "Label"
 
+# --- Service, stack and log names ------------------------------------------------------
+#: Powertools service names (log field `service`, EMF dimension `service`).
+SERVICE_INGEST: Final = "newsig-ingest"
+SERVICE_API: Final = "newsig-api"
+#: The CloudFormation stack the CDK app deploys.
+STACK_NAME: Final = "NewsSignals"
+
+# --- Input limits (the API, the CLI and the classifiers share them) -------------------
+#: Longest headline accepted, in characters (after whitespace is trimmed).
+MAX_HEADLINE_CHARS: Final = 1000
+#: Most headlines in one POST /classify.
+MAX_HEADLINES_PER_REQUEST: Final = 64
+
 # --- Environment -------------------------------------------------------------------
 ENV_PREFIX: Final = "NEWSIG_"
 

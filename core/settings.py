@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     micro_batch_max: int = Field(default=16, ge=1, le=1024)
     #: Extra milliseconds to wait for more calls before a batch runs (0: none; measured best).
     batch_wait_ms: float = Field(default=0.0, ge=0, le=1000)
+    #: Attempts of a store write or classifier call that failed transiently (core.retry).
+    retry_attempts: int = Field(default=3, ge=1, le=10)
+    #: Attempts of each AWS call, botocore standard mode (retries included).
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
+    #: Headlines classified and written together during ingestion.
+    classify_chunk: int = Field(default=256, ge=1, le=4096)
     sagemaker_endpoint: str | None = None
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.

@@ -6,6 +6,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Iterable
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -105,3 +106,13 @@ def make_link_key(source_id: str, link: str | None) -> str | None:
 
 def make_story_id(title: str) -> str:
     return stable_hash("story", story_key(title), length=24)
+
+
+def normalise_ticker(value: str) -> str:
+    """'$aapl ' -> 'AAPL': the one spelling of a ticker, everywhere (articles, feeds, queries)."""
+    return value.strip().lstrip("$").strip().upper()
+
+
+def normalise_tickers(values: Iterable[str]) -> list[str]:
+    """Normalised, empties dropped, first occurrence kept, order kept."""
+    return list(dict.fromkeys(t for t in map(normalise_ticker, values) if t))

@@ -1,17 +1,22 @@
-"""Builds adapters from settings. The only place clients and backends are chosen.
+"""Builds adapters, clients and the use-case service from settings. The only place clients
+and backends are chosen, and the only module that knows every adapter: adapters never import
+it back (they take their client as an argument).
 
-Adapters are imported lazily so `core` pulls in no optional dependency at import time.
+Adapters and boto3 are imported lazily so `core` pulls in no optional dependency at import.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from core.errors import ConfigError
 from core.ports import Classifier, SignalStore
+from core.retry import RetryPolicy
+from core.service import SignalService
 from core.settings import Settings
 
 
@@ -20,8 +25,43 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def build_store(url: str) -> SignalStore:
+# boto3's default session is not thread-safe while it builds clients (a race seen once here as
+# "RuntimeError" inside copy.deepcopy); clients themselves are. One lock for building them.
+_CLIENT_LOCK = threading.Lock()
+
+
+def aws_config(max_attempts: int, *, read_timeout: float = 10.0) -> Any:
+    """The one retry configuration of every AWS call: botocore's standard mode, bounded."""
+    from botocore.config import Config
+
+    return Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
+                  connect_timeout=3, read_timeout=read_timeout, max_pool_connections=32)
+
+
+@lru_cache(maxsize=8)
+def dynamodb_client(region: str | None = None, endpoint_url: str | None = None,
+                    max_attempts: int = 3) -> Any:
+    """One boto3 DynamoDB client per (region, endpoint), built on first use, never at import."""
+    import boto3
+
+    with _CLIENT_LOCK:
+        return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url,
+                            config=aws_config(max_attempts))
+
+
+@lru_cache(maxsize=8)
+def sagemaker_runtime_client(region: str | None = None, timeout: float = 10.0,
+                             max_attempts: int = 3) -> Any:
+    import boto3
+
+    with _CLIENT_LOCK:
+        return boto3.client("sagemaker-runtime", region_name=region,
+                            config=aws_config(max_attempts, read_timeout=timeout))
+
+
+def build_store(url: str, settings: Settings | None = None) -> SignalStore:
     """A store from a URL: sqlite:///path/to/signals.db or dynamodb://TABLE?region=..."""
+    settings = settings or get_settings()
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from core.adapters.sqlite_store import SQLiteSignalStore
@@ -41,9 +81,9 @@ def build_store(url: str) -> SignalStore:
         if not table:
             raise ConfigError(f"store URL {url!r} names no table: use dynamodb://TABLE")
         ttl = query.get("ttl_days")
-        return DynamoDBSignalStore(table, region=query.get("region"),
-                                   endpoint_url=query.get("endpoint_url"),
-                                   ttl_days=float(ttl) if ttl else None)
+        client = dynamodb_client(query.get("region") or settings.aws_region,
+                                 query.get("endpoint_url"), settings.aws_max_attempts)
+        return DynamoDBSignalStore(table, client=client, ttl_days=float(ttl) if ttl else None)
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///PATH or dynamodb://TABLE")
 
 
@@ -59,45 +99,30 @@ def build_classifier(settings: Settings) -> Classifier:
             raise ConfigError("NEWSIG_SAGEMAKER_ENDPOINT must be set for classifier=sagemaker")
         from core.adapters.sagemaker_classifier import SageMakerClassifier
 
-        return SageMakerClassifier(settings.sagemaker_endpoint, region=settings.aws_region,
+        client = sagemaker_runtime_client(settings.aws_region,
+                                          max_attempts=settings.aws_max_attempts)
+        return SageMakerClassifier(settings.sagemaker_endpoint, client=client,
                                    batch_size=settings.batch_size)
     raise ConfigError(f"unknown classifier {settings.classifier!r}: use onnx or sagemaker")
 
 
-# boto3's default session is not thread-safe while it builds clients (a race seen once here as
-# "RuntimeError" inside copy.deepcopy); clients themselves are. One lock for building them.
-_CLIENT_LOCK = threading.Lock()
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(attempts=settings.retry_attempts)
 
 
-@lru_cache(maxsize=8)
-def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) -> Any:
-    """One boto3 DynamoDB client per (region, endpoint), built on first use, never at import."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3,
-                    read_timeout=10, max_pool_connections=32)
-    with _CLIENT_LOCK:
-        return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url,
-                            config=config)
-
-
-@lru_cache(maxsize=8)
-def sagemaker_runtime_client(region: str | None = None, timeout: float = 10.0) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
-                    read_timeout=timeout, max_pool_connections=32)
-    with _CLIENT_LOCK:
-        return boto3.client("sagemaker-runtime", region_name=region, config=config)
-
-
-@lru_cache(maxsize=4)
-def cached_store(url: str) -> SignalStore:
-    return build_store(url)
+def build_service(settings: Settings, *, store: SignalStore | None = None,
+                  classifier: Classifier | None = None,
+                  classifier_factory: Callable[[], Classifier] | None = None) -> SignalService:
+    """The use cases over the configured store and classifier (built on first use)."""
+    return SignalService(store if store is not None else build_store(settings.store_url,
+                                                                     settings),
+                         classifier,
+                         classifier_factory=classifier_factory or (
+                             lambda: build_classifier(settings)),
+                         retry=retry_policy(settings), chunk=settings.classify_chunk)
 
 
 @lru_cache(maxsize=1)
-def cached_classifier() -> Classifier:
-    return build_classifier(get_settings())
+def cached_service() -> SignalService:
+    """One service per process (Lambda containers reuse it across invocations)."""
+    return build_service(get_settings())

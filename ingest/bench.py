@@ -17,6 +17,7 @@ from tqdm import tqdm
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import FeedConfig
 from core.ports import Classifier
+from core.service import SignalService
 from core.settings import Settings
 from ingest.feedserver import FeedServer, Route, rss
 from ingest.pipeline import Ingestor
@@ -37,7 +38,7 @@ def _one_run(server: FeedServer, feeds: list[FeedConfig], classifier: Classifier
     with tempfile.TemporaryDirectory(prefix="newsig-bench-") as tmp:
         store = SQLiteSignalStore(Path(tmp) / "signals.db")
         try:
-            ingestor = Ingestor.from_settings(settings, classifier, store)
+            ingestor = Ingestor.from_settings(settings, SignalService(store, classifier))
             t0 = time.perf_counter()
             first = ingestor.run_once(feeds)
             first_s = time.perf_counter() - t0

@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import NewsSignalsError
+from core.names import SERVICE_INGEST
 from core.observability import emit_ingest_metrics
-from core.wiring import cached_classifier, cached_store, get_settings
+from core.wiring import cached_service, get_settings
 from ingest.feeds import load_feeds
 from ingest.pipeline import Ingestor
 
 try:  # Powertools is in the Lambda bundle (`aws` extra); keep the module importable without.
     from aws_lambda_powertools import Logger
 
-    logger: Any = Logger(service="newsig-ingest")
+    logger: Any = Logger(service=SERVICE_INGEST)
 except ImportError:  # pragma: no cover
     import logging
 
@@ -31,14 +32,13 @@ class IngestIncompleteError(NewsSignalsError):
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
-    store = cached_store(settings.store_url)
-    classifier = cached_classifier()
+    service = cached_service()
     feeds = load_feeds(settings.feeds_file)
     run_timeout = settings.ingest_run_timeout
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):  # leave time to write state and flush metrics
         run_timeout = max(5.0, min(run_timeout, remaining() / 1000 - 15))
-    ingestor = Ingestor.from_settings(settings, classifier, store, run_timeout=run_timeout)
+    ingestor = Ingestor.from_settings(settings, service, run_timeout=run_timeout)
     summary = ingestor.run_once(feeds)
     result = summary.model_dump(mode="json", exclude={"feeds"})
     logger.info("ingestion pass", extra={"summary": result, "event_id": event.get("id"),

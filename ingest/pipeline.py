@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 import httpx
 from pydantic import BaseModel, Field
 
-from core.errors import ClassifierError, StoreError, StoreUnavailableError
-from core.models import Article, FeedConfig, FeedState, PutResult, Signal, utcnow
-from core.ports import Classifier, SignalStore
+from core.errors import StoreError
+from core.models import FeedConfig, FeedState, utcnow
+from core.service import SignalService
 from core.settings import Settings
 from ingest.fetch import FetchError, FetchResult, fetch_feed, make_client
 from ingest.parse import ParseError, parse_feed
@@ -83,35 +83,32 @@ class _Fetched:
 
 
 class Ingestor:
-    """Runs ingestion passes; safe to repeat (a stored signal is never written twice)."""
+    """Runs ingestion passes: fetch, parse and feed state here; deduplicating, classifying
+    and writing are the use case `SignalService.record`. Safe to repeat (a stored signal is
+    never written twice)."""
 
-    def __init__(self, classifier: Classifier, store: SignalStore, *, timeout: float = 10.0,
+    def __init__(self, service: SignalService, *, timeout: float = 10.0,
                  max_bytes: int = 5 * 1024 * 1024, concurrency: int = 16,
-                 run_timeout: float = 300.0, classify_chunk: int = 256,
-                 backoff_base: float = 60.0, backoff_cap: float = 3600.0,
-                 interval: float | None = None, write_retries: int = 3,
-                 retry_delay: float = 0.5, ticker_table: TickerTable | None = None,
-                 client: httpx.Client | None = None,
+                 run_timeout: float = 300.0, backoff_base: float = 60.0,
+                 backoff_cap: float = 3600.0, interval: float | None = None,
+                 ticker_table: TickerTable | None = None, client: httpx.Client | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self.classifier = classifier
-        self.store = store
+        self.service = service
+        self.store = service.store
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.concurrency = concurrency
         self.run_timeout = run_timeout
-        self.classify_chunk = classify_chunk
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.interval = interval
-        self.write_retries = write_retries
-        self.retry_delay = retry_delay
         self.ticker_table = ticker_table if ticker_table is not None else default_ticker_table()
         self._client = client
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings, classifier: Classifier,
-                      store: SignalStore, **overrides: object) -> Ingestor:
+    def from_settings(cls, settings: Settings, service: SignalService,
+                      **overrides: object) -> Ingestor:
         table = (TickerTable.from_csv(settings.ticker_table) if settings.ticker_table
                  else default_ticker_table())
         kwargs: dict[str, object] = {
@@ -121,7 +118,7 @@ class Ingestor:
             "backoff_base": settings.backoff_base, "backoff_cap": settings.backoff_cap,
             "interval": settings.ingest_interval, "ticker_table": table}
         kwargs.update(overrides)
-        return cls(classifier, store, **kwargs)  # type: ignore[arg-type]
+        return cls(service, **kwargs)  # type: ignore[arg-type]
 
     # -- fetching ------------------------------------------------------------------------
     def _fetch_one(self, client: httpx.Client, feed: FeedConfig, state: FeedState) -> _Fetched:
@@ -243,86 +240,16 @@ class Ingestor:
         if parsed.truncated:
             summary.errors.append(f"{feed.id}: XML cut off; last entry dropped, "
                                   "feed will be fetched in full next time")
-        new = self._dedup(feed, parsed.articles, res, summary)
-        if new is not None:
-            self._classify_and_write(feed.id, new, res, summary)
-        complete = new is not None and res.pending == 0 and not parsed.truncated
+        recorded = self.service.record(parsed.articles)
+        res.signals_written = recorded.written
+        res.duplicates = recorded.duplicates
+        res.pending = recorded.pending
+        res.labels = recorded.labels
+        summary.classify_s = round(summary.classify_s + recorded.classify_s, 4)
+        summary.errors += [f"{feed.id}: {e}" for e in recorded.errors]
+        complete = res.pending == 0 and not parsed.truncated
         self._succeeded(state, res, result, complete=complete, summary=summary)
         return res
-
-    def _dedup(self, feed: FeedConfig, articles: list[Article], res: FeedResult,
-               summary: IngestSummary) -> list[Article] | None:
-        """New articles: not stored under their signal_id, nor under their canonical link
-        (a GUID that changed while the link did not is the same item). A link shared by
-        several distinct items in one fetch (a homepage link, say) identifies nothing."""
-        ids = [a.signal_id for a in articles]
-        links = [a.link_key for a in articles]
-        items_per_link: dict[str, set[str]] = {}
-        for sid, key in zip(ids, links, strict=True):
-            if key:
-                items_per_link.setdefault(key, set()).add(sid)
-        identifying = {k for k, sids in items_per_link.items() if len(sids) == 1}
-        try:
-            stored_ids = self.store.existing_ids(ids)
-            stored_links = self.store.existing_link_keys(identifying)
-        except StoreError as exc:
-            res.pending = len(articles)
-            summary.errors.append(f"{feed.id}: store lookup failed, {len(articles)} items left "
-                                  f"for the next run: {exc}")
-            return None
-        seen_ids: set[str] = set()
-        new: list[Article] = []
-        for article, sid, key in zip(articles, ids, links, strict=True):
-            if sid in stored_ids or sid in seen_ids or (key in identifying and
-                                                        key in stored_links):
-                res.duplicates += 1
-            else:
-                seen_ids.add(sid)
-                new.append(article)
-        return new
-
-    def _classify_and_write(self, feed_id: str, new: list[Article], res: FeedResult,
-                            summary: IngestSummary) -> None:
-        """Chunk by chunk; a failure leaves the rest unwritten, to be picked up next run."""
-        for start in range(0, len(new), self.classify_chunk):
-            chunk = new[start:start + self.classify_chunk]
-            left = len(new) - start
-            started = time.perf_counter()
-            try:
-                predictions = self.classifier.classify([a.title for a in chunk])
-            except ClassifierError as exc:
-                res.pending += left
-                summary.errors.append(f"{feed_id}: classifier failed, {left} items left for "
-                                      f"the next run: {exc}")
-                return
-            summary.classify_s = round(summary.classify_s + time.perf_counter() - started, 4)
-            scored_at = self.clock()
-            signals = [Signal.from_article(a, p, scored_at)
-                       for a, p in zip(chunk, predictions, strict=True)]
-            try:
-                put = self._put_with_retry(signals)
-            except StoreError as exc:
-                res.pending += left
-                summary.errors.append(f"{feed_id}: store write failed, {left} items left for "
-                                      f"the next run: {exc}")
-                return
-            res.signals_written += put.written
-            res.duplicates += put.duplicates
-            if not put.duplicates:  # exact per-label counts (a racing writer makes them vague)
-                for sig in signals:
-                    res.labels[sig.label.value] = res.labels.get(sig.label.value, 0) + 1
-
-    def _put_with_retry(self, signals: list[Signal]) -> PutResult:
-        delay = self.retry_delay
-        for attempt in range(self.write_retries + 1):
-            try:
-                return self.store.put_many(signals)
-            except StoreUnavailableError:
-                if attempt == self.write_retries:
-                    raise
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
 
     # -- feed state ----------------------------------------------------------------------
     def _failed(self, feed: FeedConfig, state: FeedState, res: FeedResult, reason: str,

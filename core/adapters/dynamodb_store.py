@@ -8,16 +8,17 @@
 - FEED / <feed_id> holds per-feed polling state.
 
 A signal and its ticker copies are written in one transaction conditioned on the signal not
-existing, so it is written at most once and its copies exist iff it does. Batch reads retry
-unprocessed keys with exponential backoff; throttled writes are retried likewise. Backend
-errors become core.errors types here.
+existing, so it is written at most once and its copies exist iff it does. This adapter retries
+nothing itself: botocore retries throttled and failed calls (standard mode, configured in
+core.wiring), a throttled transaction cancellation becomes StoreUnavailableError for the use
+case's retry policy (core.retry), and only keys a batch read left unprocessed are asked for
+again (a bounded number of rounds). Backend errors become core.errors types here.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from core.adapters.common import fold_buckets, unique_batch
+from core.cursor import decode_cursor, encode_cursor, query_fingerprint
 from core.errors import InvalidInputError, StoreError, StoreUnavailableError
 from core.models import FeedState, PutResult, Signal, SignalPage, SummaryBucket
 from core.names import (
@@ -39,7 +41,7 @@ from core.names import (
     TABLE_SORT_KEY,
     TABLE_TTL_ATTRIBUTE,
 )
-from core.text import make_link_key
+from core.text import normalise_ticker
 from core.timeutil import to_iso
 
 PK, SK = TABLE_PARTITION_KEY, TABLE_SORT_KEY
@@ -50,6 +52,8 @@ TRANSIENT = {"ProvisionedThroughputExceededException", "ThrottlingException",
 _TRANSIENT_CANCEL = {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict",
                      "RequestLimitExceeded"}
 T = TypeVar("T")
+#: <first_seen_at ISO>#<signal_id>: the sort key of every time-ordered item.
+_TIME_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[\w-]{1,128}")
 
 
 def _s(value: str) -> dict[str, str]:
@@ -61,17 +65,13 @@ def _time_key(signal: Signal) -> str:
 
 
 class DynamoDBSignalStore:
-    def __init__(self, table: str, *, region: str | None = None, endpoint_url: str | None = None,
-                 client: Any = None, ttl_days: float | None = None, max_attempts: int = 6,
-                 base_delay: float = 0.05, workers: int = 8) -> None:
-        if client is None:
-            from core.wiring import dynamodb_client
-
-            client = dynamodb_client(region, endpoint_url)
+    def __init__(self, table: str, *, client: Any, ttl_days: float | None = None,
+                 unprocessed_rounds: int = 5, base_delay: float = 0.05,
+                 workers: int = 8) -> None:
         self.client = client
         self.table = table
         self.ttl_days = ttl_days
-        self.max_attempts = max_attempts
+        self.unprocessed_rounds = unprocessed_rounds
         self.base_delay = base_delay
         self.workers = workers
 
@@ -94,19 +94,9 @@ class DynamoDBSignalStore:
     def _sleep(self, attempt: int) -> None:
         time.sleep(self.base_delay * (2 ** attempt) * (0.5 + random.random() / 2))
 
-    def _retrying(self, call: Callable[[], T], what: str) -> T:
-        from botocore.exceptions import ClientError
-
-        for attempt in range(self.max_attempts):
-            try:
-                with self._translate(what):
-                    return call()
-            except StoreUnavailableError as exc:
-                cause = exc.__cause__
-                if attempt == self.max_attempts - 1 or not isinstance(cause, ClientError):
-                    raise
-                self._sleep(attempt)
-        raise AssertionError("unreachable")
+    def _call(self, call: Callable[[], T], what: str) -> T:
+        with self._translate(what):
+            return call()
 
     # -- items --------------------------------------------------------------------------
     def _ttl(self, signal: Signal) -> dict[str, dict[str, str]]:
@@ -124,7 +114,7 @@ class DynamoDBSignalStore:
                   GSI_BY_SOURCE_PK: _s(f"SRC#{signal.source_id}"), GSI_BY_SOURCE_SK: _s(tk),
                   GSI_BY_TIME_PK: _s(ALL), GSI_BY_TIME_SK: _s(tk), **common}]
         items += [{PK: _s(f"TKR#{t}"), SK: _s(tk), **common} for t in signal.tickers]
-        link_key = make_link_key(signal.source_id, signal.link)
+        link_key = signal.link_key
         if link_key:
             items.append({PK: _s(f"LINK#{link_key}"), SK: _s("LINK"),
                           "signal_id": _s(signal.signal_id), **self._ttl(signal)})
@@ -140,30 +130,23 @@ class DynamoDBSignalStore:
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": PK}}}]
         ops += [{"Put": {"TableName": self.table, "Item": item}} for item in items[1:]]
-        for attempt in range(self.max_attempts):
-            try:
-                self.client.transact_write_items(TransactItems=ops)
-                break
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
-                code = error.get("Code", "")
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if code == "TransactionCanceledException" and reasons[:1] == [
-                        "ConditionalCheckFailed"]:
-                    return False
-                transient = code in TRANSIENT or (code == "TransactionCanceledException" and
-                                                  set(reasons) & _TRANSIENT_CANCEL)
-                if not transient:
-                    with self._translate("write"):
-                        raise
-                if attempt == self.max_attempts - 1:
-                    raise StoreUnavailableError(
-                        f"DynamoDB write on {self.table} still throttled after "
-                        f"{self.max_attempts} attempts: {code} {reasons}") from exc
-                self._sleep(attempt)
-            except Exception as exc:
-                with self._translate("write"):
-                    raise exc
+        try:
+            self.client.transact_write_items(TransactItems=ops)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if code == "TransactionCanceledException" and reasons[:1] == [
+                    "ConditionalCheckFailed"]:
+                return False
+            if code == "TransactionCanceledException" and set(reasons) & _TRANSIENT_CANCEL:
+                # botocore does not retry cancellations: the use case's policy will.
+                raise StoreUnavailableError(f"DynamoDB write on {self.table} cancelled: "
+                                            f"{reasons}") from exc
+            with self._translate("write"):
+                raise
+        except Exception as exc:
+            with self._translate("write"):
+                raise exc
         self._mark_story(signal)
         return True
 
@@ -187,15 +170,28 @@ class DynamoDBSignalStore:
 
     # -- SignalStore --------------------------------------------------------------------
     def put_many(self, signals: Iterable[Signal]) -> PutResult:
+        """Each signal in one conditional transaction: an existing one is counted as a
+        duplicate, not re-read first (the use case has deduplicated already)."""
         batch, repeats = unique_batch(signals)
         if not batch:
             return PutResult(written=0, duplicates=repeats)
-        stored = self.existing_ids(s.signal_id for s in batch)
-        todo = [s for s in batch if s.signal_id not in stored]
-        skipped = len(batch) - len(todo)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1))) as ex:
-            written = sum(ex.map(self._put_one, todo))
-        return PutResult(written=written, duplicates=skipped + len(todo) - written + repeats)
+
+        def attempt(signal: Signal) -> bool | StoreError:
+            try:
+                return self._put_one(signal)
+            except StoreError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batch)))) as ex:
+            outcomes = list(ex.map(attempt, batch))
+        errors = [o for o in outcomes if isinstance(o, StoreError)]
+        written = sum(1 for o in outcomes if o is True)
+        return PutResult(
+            written=written, duplicates=sum(1 for o in outcomes if o is False) + repeats,
+            failed=[s.signal_id for s, o in zip(batch, outcomes, strict=True)
+                    if isinstance(o, StoreError)],
+            error=str(errors[0]) if errors else None,
+            retryable=all(isinstance(e, StoreUnavailableError) for e in errors))
 
     def _batch_get(self, keys: list[dict[str, Any]], projection: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -203,17 +199,17 @@ class DynamoDBSignalStore:
             request: dict[str, Any] = {self.table: {
                 "Keys": keys[i:i + 100], "ProjectionExpression": projection,
                 "ExpressionAttributeNames": {"#pk": PK, "#sk": SK}}}
-            for attempt in range(self.max_attempts + 1):
-                resp = self._retrying(lambda r=request: self.client.batch_get_item(
+            for attempt in range(self.unprocessed_rounds + 1):
+                resp = self._call(lambda r=request: self.client.batch_get_item(
                     RequestItems=r), "batch read")
                 found += resp.get("Responses", {}).get(self.table, [])
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                if attempt == self.max_attempts:
+                if attempt == self.unprocessed_rounds:
                     raise StoreUnavailableError(
                         f"DynamoDB batch read on {self.table}: keys still unprocessed after "
-                        f"{self.max_attempts} retries")
+                        f"{self.unprocessed_rounds} rounds")
                 self._sleep(attempt)
         return found
 
@@ -227,7 +223,7 @@ class DynamoDBSignalStore:
         return {item[PK]["S"][5:] for item in self._batch_get(keys, "#pk, #sk")}
 
     def get(self, signal_id: str) -> Signal | None:
-        resp = self._retrying(lambda: self.client.get_item(
+        resp = self._call(lambda: self.client.get_item(
             TableName=self.table, Key={PK: _s(f"SIG#{signal_id}"), SK: _s("SIG")}), "read")
         item = resp.get("Item")
         return Signal.model_validate_json(item["doc"]["S"]) if item else None
@@ -236,7 +232,7 @@ class DynamoDBSignalStore:
                     until: datetime | None) -> tuple[dict[str, Any], list[str]]:
         if ticker:
             index, pk_name, sk_name = None, PK, SK
-            pk_value = f"TKR#{ticker.strip().lstrip('$').upper()}"
+            pk_value = f"TKR#{normalise_ticker(ticker)}"
         elif source:
             index, pk_name, sk_name = GSI_BY_SOURCE, GSI_BY_SOURCE_PK, GSI_BY_SOURCE_SK
             pk_value = f"SRC#{source}"
@@ -268,6 +264,24 @@ class DynamoDBSignalStore:
         key_names = [PK, SK] + ([pk_name, sk_name] if index else [])
         return spec, key_names
 
+    def _start_key(self, cursor: str, spec: dict[str, Any], key_names: list[str],
+                   fingerprint: str) -> dict[str, Any]:
+        """The ExclusiveStartKey a cursor stands for, checked against this very query (keys,
+        partition, key shapes) before DynamoDB sees it: anything else is a 422, never a 500."""
+        fields = decode_cursor(cursor, key_names, query=fingerprint)
+        pk_attr = spec["ExpressionAttributeNames"]["#p"]
+        pk_value = spec["ExpressionAttributeValues"][":p"]["S"]
+        time_attr = SK if pk_attr == PK else {GSI_BY_SOURCE_PK: GSI_BY_SOURCE_SK,
+                                              GSI_BY_TIME_PK: GSI_BY_TIME_SK}[pk_attr]
+        time_key = fields[time_attr]
+        ok = fields[pk_attr] == pk_value and _TIME_KEY.fullmatch(time_key) is not None
+        if ok and pk_attr != PK:  # an index: the table key must be that signal's
+            ok = fields[PK] == f"SIG#{time_key.rpartition('#')[2]}" and fields[SK] == "SIG"
+        if not ok:
+            raise InvalidInputError("cursor is not one this service issued for this query",
+                                    field="cursor")
+        return {k: _s(v) for k, v in fields.items()}
+
     def _first_sightings(self, items: list[dict[str, Any]], source: str | None) -> set[str]:
         """signal_ids among items that are their story's earliest sighting."""
         sk = f"SRC#{source}" if source else "FIRST"
@@ -291,7 +305,8 @@ class DynamoDBSignalStore:
               distinct_story: bool = False) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
         spec, key_names = self._query_spec(source, ticker, since, until)
-        start = _decode_cursor(cursor) if cursor else None
+        fingerprint = query_fingerprint("ddb", source, ticker, since, until, distinct_story)
+        start = self._start_key(cursor, spec, key_names, fingerprint) if cursor else None
         items: list[dict[str, Any]] = []
         more = False
         while True:
@@ -299,7 +314,7 @@ class DynamoDBSignalStore:
                            else max(limit, 25))
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = self._retrying(lambda r=request: self.client.query(**r), "query")
+            resp = self._call(lambda r=request: self.client.query(**r), "query")
             page = resp.get("Items", [])
             if distinct_story:
                 keep = self._first_sightings(page, source)
@@ -317,10 +332,11 @@ class DynamoDBSignalStore:
         next_cursor = None
         if (more or start) and items:
             last = items[-1]
-            next_cursor = _encode_cursor({k: last[k] for k in key_names})
+            next_cursor = encode_cursor({k: last[k]["S"] for k in key_names},
+                                        query=fingerprint)
             if not more:  # stopped exactly at a page end: is there anything after it?
                 probe = dict(spec, Limit=1, ExclusiveStartKey={k: last[k] for k in key_names})
-                if not self._retrying(lambda: self.client.query(**probe), "query").get("Items"):
+                if not self._call(lambda: self.client.query(**probe), "query").get("Items"):
                     next_cursor = None
         signals = [Signal.model_validate_json(i["doc"]["S"]) for i in items]
         return SignalPage(items=signals, next_cursor=next_cursor)
@@ -340,7 +356,7 @@ class DynamoDBSignalStore:
             request["ExpressionAttributeNames"] = dict(spec["ExpressionAttributeNames"])
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = self._retrying(lambda r=request: self.client.query(**r), "query")
+            resp = self._call(lambda r=request: self.client.query(**r), "query")
             for item in resp.get("Items", []):
                 sig = Signal.model_validate_json(item["doc"]["S"])
                 epoch = int(sig.first_seen_at.timestamp()) // bucket_seconds * bucket_seconds
@@ -362,7 +378,7 @@ class DynamoDBSignalStore:
                 "ExpressionAttributeValues": {":f": _s("FEED")}}
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = self._retrying(lambda r=request: self.client.query(**r), "query")
+            resp = self._call(lambda r=request: self.client.query(**r), "query")
             for item in resp.get("Items", []):
                 st = FeedState.model_validate_json(item["doc"]["S"])
                 states[st.feed_id] = st
@@ -371,12 +387,12 @@ class DynamoDBSignalStore:
                 return states
 
     def put_feed_state(self, state: FeedState) -> None:
-        self._retrying(lambda: self.client.put_item(
+        self._call(lambda: self.client.put_item(
             TableName=self.table, Item={PK: _s("FEED"), SK: _s(state.feed_id),
                                         "doc": _s(state.model_dump_json())}), "write")
 
     def health(self) -> dict[str, object]:
-        resp = self._retrying(lambda: self.client.describe_table(TableName=self.table),
+        resp = self._call(lambda: self.client.describe_table(TableName=self.table),
                               "describe")
         table = resp["Table"]
         return {"backend": "dynamodb", "table": self.table, "status": table.get("TableStatus"),
@@ -385,23 +401,6 @@ class DynamoDBSignalStore:
 
     def close(self) -> None:
         pass
-
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    raw = json.dumps({k: v["S"] for k, v in key.items()}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())
-        data = json.loads(raw)
-        if not isinstance(data, dict) or not data or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-            raise ValueError("bad cursor shape")
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError("cursor is not one this service issued", field="cursor") from exc
-    return {k: _s(v) for k, v in data.items()}
 
 
 def create_table(client: Any, table: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.errors import ClassifierError, ClassifierUnavailableError, InvalidInputError
 from core.models import Prediction, Probabilities
+from core.names import MAX_HEADLINE_CHARS, MAX_HEADLINES_PER_REQUEST
 
 UNAVAILABLE = {"ThrottlingException", "ServiceUnavailable", "InternalFailure",
                "InternalServerError", "ServiceUnavailableException", "ModelNotReadyException",
@@ -15,15 +16,11 @@ UNAVAILABLE = {"ThrottlingException", "ServiceUnavailable", "InternalFailure",
 
 
 class SageMakerClassifier:
-    def __init__(self, endpoint: str, *, region: str | None = None, client: Any = None,
-                 batch_size: int = 32, timeout: float = 10.0) -> None:
-        if client is None:
-            from core.wiring import sagemaker_runtime_client
-
-            client = sagemaker_runtime_client(region, timeout)
+    def __init__(self, endpoint: str, *, client: Any, batch_size: int = 32) -> None:
         self.client = client
         self.endpoint = endpoint
-        self.batch_size = max(1, min(batch_size, 64))  # the endpoint takes 1-64 per request
+        # The endpoint takes 1-MAX_HEADLINES_PER_REQUEST headlines per request.
+        self.batch_size = max(1, min(batch_size, MAX_HEADLINES_PER_REQUEST))
         self._model_version = f"sagemaker:{endpoint}"
 
     @property
@@ -75,5 +72,6 @@ class SageMakerClassifier:
                 raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
         out: list[Prediction] = []
         for start in range(0, len(texts), self.batch_size):
-            out += self._invoke([t[:1000] for t in texts[start:start + self.batch_size]])
+            out += self._invoke([t[:MAX_HEADLINE_CHARS]
+                                 for t in texts[start:start + self.batch_size]])
         return out

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.common import fold_buckets, unique_batch
+from core.cursor import decode_cursor, encode_cursor, query_fingerprint
 from core.errors import StoreError, StoreUnavailableError
 from core.models import FeedState, Probabilities, PutResult, Signal, SignalPage, SummaryBucket
-from core.text import make_link_key
-from core.timeutil import decode_cursor, encode_cursor, from_iso, to_iso
+from core.text import make_link_key, normalise_ticker
+from core.timeutil import from_iso, to_iso
 
 SCHEMA_VERSION = 2
 
@@ -80,7 +81,7 @@ def _row(signal: Signal) -> tuple[Any, ...]:
             to_iso(signal.first_seen_at), to_iso(signal.scored_at),
             json.dumps(signal.tickers), signal.label.value,
             p.negative, p.neutral, p.positive, signal.score, signal.model_version,
-            make_link_key(signal.source_id, signal.link), json.dumps(signal.flags))
+            signal.link_key, json.dumps(signal.flags))
 
 
 def _signal(row: sqlite3.Row) -> Signal:
@@ -213,7 +214,7 @@ class SQLiteSignalStore:
             table = "signal_tickers t JOIN signals s ON s.signal_id = t.signal_id"
             time_col = "t.first_seen_at"
             where.append("t.ticker = ?")
-            params.append(ticker.strip().lstrip("$").upper())
+            params.append(normalise_ticker(ticker))
         else:
             table = "signals s"
             time_col = "s.first_seen_at"
@@ -241,8 +242,10 @@ class SQLiteSignalStore:
             where += (" AND NOT EXISTS (SELECT 1 FROM signals e WHERE e.story_id = s.story_id"
                       f"{same_source} AND (e.first_seen_at < s.first_seen_at OR "
                       "(e.first_seen_at = s.first_seen_at AND e.signal_id < s.signal_id)))")
+        fingerprint = query_fingerprint("sqlite", source, ticker, since, until, distinct_story)
         if cursor:
-            seen, sid = decode_cursor(cursor, 2)
+            fields = decode_cursor(cursor, ("t", "id"), query=fingerprint)
+            seen, sid = fields["t"], fields["id"]
             where += " AND (s.first_seen_at < ? OR (s.first_seen_at = ? AND s.signal_id < ?))"
             params += [seen, seen, sid]
         sql = (f"SELECT {_SELECT} FROM {table} WHERE {where} "
@@ -253,7 +256,8 @@ class SQLiteSignalStore:
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(last["first_seen_at"], last["signal_id"])
+            next_cursor = encode_cursor({"t": last["first_seen_at"], "id": last["signal_id"]},
+                                        query=fingerprint)
         return SignalPage(items=items, next_cursor=next_cursor)
 
     def latest(self, n: int = 20) -> list[Signal]:

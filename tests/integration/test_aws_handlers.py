@@ -44,7 +44,7 @@ class Context:
 
 
 def clear_caches() -> None:
-    for fn in (wiring.get_settings, wiring.cached_store, wiring.cached_classifier,
+    for fn in (wiring.get_settings, wiring.cached_service,
                wiring.dynamodb_client, wiring.sagemaker_runtime_client, api_lambda._mangum):
         fn.cache_clear()
 
@@ -103,7 +103,8 @@ def aws_env(tiny_model_dir: Path, tmp_path: Path, feed_server: FeedServer,
                            "POWERTOOLS_METRICS_NAMESPACE": "NewsSignals"}.items():
             monkeypatch.setenv(key, value)
         clear_caches()
-        runtime = wiring.sagemaker_runtime_client("us-east-1", 10.0)
+        # The very client the service's classifier will use (one per process, cached).
+        runtime = wiring.build_classifier(wiring.get_settings()).client  # type: ignore[attr-defined]
         runtime.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", endpoint)
         yield {"endpoint": endpoint, "server": feed_server}
         clear_caches()

@@ -10,6 +10,7 @@ import pytest
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.errors import ConfigError
+from core.service import SignalService
 from ingest.feeds import FeedConfig, load_feeds
 from ingest.parse import cashtags, parse_feed
 from ingest.pipeline import Ingestor
@@ -54,7 +55,7 @@ def all_signals(store: SQLiteSignalStore) -> list:
 def test_each_good_item_is_stored_exactly_once(classifier: OnnxClassifier,
                                                sqlite_store: SQLiteSignalStore,
                                                feeds: list[FeedConfig]) -> None:
-    ingestor = Ingestor(classifier, sqlite_store, timeout=1.0)
+    ingestor = Ingestor(SignalService(sqlite_store, classifier), timeout=1.0)
     first = ingestor.run_once(feeds)
 
     assert first.feeds_ok == 2
@@ -92,7 +93,7 @@ def test_new_items_in_a_later_pass_are_added(classifier: OnnxClassifier,
                                              feed_server: FeedServer) -> None:
     feed_server.routes["/f.xml"] = Route(rss(RSS_ITEMS[:1]))
     feeds = [FeedConfig(id="f", url=feed_server.url("/f.xml"))]
-    ingestor = Ingestor(classifier, sqlite_store, timeout=2.0)
+    ingestor = Ingestor(SignalService(sqlite_store, classifier), timeout=2.0)
     assert ingestor.run_once(feeds).signals_written == 1
     feed_server.routes["/f.xml"] = Route(rss(RSS_ITEMS[:2]))
     again = ingestor.run_once(feeds)
@@ -105,7 +106,7 @@ def test_connection_refused_is_a_per_feed_failure(classifier: OnnxClassifier,
     feed_server.routes["/ok.xml"] = Route(rss(RSS_ITEMS[:1]))
     feeds = [FeedConfig(id="closed", url="http://127.0.0.1:9/feed.xml"),
              FeedConfig(id="ok", url=feed_server.url("/ok.xml"))]
-    summary = Ingestor(classifier, sqlite_store, timeout=2.0).run_once(feeds)
+    summary = Ingestor(SignalService(sqlite_store, classifier), timeout=2.0).run_once(feeds)
     assert summary.feeds_ok == 1 and summary.signals_written == 1
     assert summary.feeds_failed[0].id == "closed"
     assert "connection failed" in summary.feeds_failed[0].reason

@@ -66,7 +66,7 @@ def dynamodb_mock_aws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, "signals")
-        yield DynamoDBSignalStore("signals", client=SerializedClient(client), base_delay=0.001)
+        yield DynamoDBSignalStore("signals", client=SerializedClient(client))
 
 
 @contextmanager

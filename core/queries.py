@@ -1,0 +1,75 @@
+"""Queries over signals, validated once here for every caller (API, CLI, Lambda)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from core.errors import InvalidInputError
+from core.models import as_utc
+from core.text import normalise_ticker
+
+MAX_PAGE = 1000
+
+
+class TimeRange(BaseModel):
+
+    source: str | None = Field(default=None, description="feed id")
+    ticker: str | None = Field(default=None, description="e.g. AAPL or $AAPL")
+    since: datetime | None = Field(default=None, description="inclusive; naive times are UTC")
+    until: datetime | None = Field(default=None, description="exclusive; naive times are UTC")
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return as_utc(v) if v is not None else None
+
+    @field_validator("ticker")
+    @classmethod
+    def _ticker(cls, v: str | None) -> str | None:
+        return normalise_ticker(v) or None if v is not None else None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.since and self.until and self.since >= self.until:
+            raise InvalidInputError("'since' must be before 'until'", field="since")
+        return self
+
+
+class SignalsQuery(TimeRange):
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    distinct: Literal["story"] | None = Field(
+        default=None, description="'story': each story once, at its earliest sighting")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_bucket(value: str) -> int:
+    """'300', '5m', '1h', '1d' -> seconds, between one minute and 31 days."""
+    text = value.strip().lower()
+    try:
+        seconds = int(float(text[:-1]) * _UNITS[text[-1]]) if text[-1:] in _UNITS else int(text)
+    except (ValueError, IndexError, OverflowError) as exc:
+        raise InvalidInputError(f"bucket {value!r}: use seconds or 5m, 1h, 1d",
+                                field="bucket") from exc
+    if not 60 <= seconds <= 31 * 86400:
+        raise InvalidInputError("bucket must be between 1 minute and 31 days", field="bucket")
+    return seconds
+
+
+class SummaryQuery(TimeRange):
+    bucket: str = Field(default="1h", description="bucket width: 300, 5m, 1h, 1d ...")
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        parse_bucket(v)
+        return v
+
+    @property
+    def bucket_seconds(self) -> int:
+        return parse_bucket(self.bucket)

@@ -1,0 +1,218 @@
+"""The use cases, over the two ports. Every entry point (HTTP routes, the ingest pass, the
+Lambda handlers, the CLI) makes one call into a SignalService; adapters only store or classify.
+
+- `record(articles)`: deduplicate once (within the batch, then against the store by signal id
+  and by canonical link), classify in chunks, write each chunk with the one retry policy.
+  What could not be classified or written is counted as pending, never dropped silently.
+- `classify(texts)`: predictions in input order.
+- `signals(query)`, `summary(query)`: validated queries (core.queries) against the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from core.errors import ClassifierError, ConfigError, NewsSignalsError, StoreError
+from core.feedhealth import FeedHealth, feed_health
+from core.models import (
+    Article,
+    FeedConfig,
+    Prediction,
+    PutResult,
+    Signal,
+    SignalPage,
+    SummaryBucket,
+    utcnow,
+)
+from core.ports import Classifier, SignalStore
+from core.queries import SignalsQuery, SummaryQuery
+from core.retry import RetryPolicy
+
+
+class RecordResult(BaseModel):
+    """What became of a batch of articles."""
+
+    written: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    labels: dict[str, int] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    classify_s: float = 0.0
+
+
+class SummaryResult(BaseModel):
+    bucket_seconds: int
+    buckets: list[SummaryBucket]
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None
+    model_error: str | None = None
+    store: dict[str, object]
+
+
+class SignalService:
+    def __init__(self, store: SignalStore | None, classifier: Classifier | None = None, *,
+                 classifier_factory: Callable[[], Classifier] | None = None,
+                 retry: RetryPolicy | None = None, chunk: int = 256,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._classifier = classifier
+        self._factory = classifier_factory
+        self._lock = threading.Lock()
+        self.retry = retry or RetryPolicy()
+        self.chunk = max(1, chunk)
+        self.clock = clock
+
+    @property
+    def store(self) -> SignalStore:
+        if self._store is None:
+            raise ConfigError("no signal store configured")
+        return self._store
+
+    # -- the classifier, built on first use --------------------------------------------
+    @property
+    def classifier(self) -> Classifier:
+        if self._classifier is None:
+            with self._lock:
+                if self._classifier is None:
+                    if self._factory is None:
+                        raise ConfigError("no classifier configured")
+                    self._classifier = self._factory()
+        return self._classifier
+
+    @property
+    def classifier_ready(self) -> bool:
+        return self._classifier is not None
+
+    # -- use cases -----------------------------------------------------------------------
+    def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        return self.retry.call(lambda: self.classifier.classify(list(texts)))
+
+    def new_articles(self, articles: Sequence[Article]) -> tuple[list[Article], int]:
+        """The articles not yet stored, and how many were duplicates.
+
+        Same signal id, or same canonical link as a stored item (a GUID that changed while
+        the link did not), or, inside the batch, the same link and the same title under a
+        new GUID. A link shared by items with different titles identifies nothing."""
+        ids = [a.signal_id for a in articles]
+        keys = [a.link_key for a in articles]
+        titles_per_link: dict[str, set[str]] = {}
+        for a, key in zip(articles, keys, strict=True):
+            if key:
+                titles_per_link.setdefault(key, set()).add(a.story_id)
+        identifying = {k for k, titles in titles_per_link.items() if len(titles) == 1}
+        stored_ids = self.retry.call(lambda: self.store.existing_ids(ids))
+        stored_links = self.retry.call(lambda: self.store.existing_link_keys(identifying))
+        seen_ids: set[str] = set()
+        seen_links: set[str] = set()
+        new: list[Article] = []
+        for article, sid, key in zip(articles, ids, keys, strict=True):
+            linked = key in identifying
+            if sid in stored_ids or sid in seen_ids or (linked and (
+                    key in stored_links or key in seen_links)):
+                continue
+            seen_ids.add(sid)
+            if linked and key:
+                seen_links.add(key)
+            new.append(article)
+        return new, len(articles) - len(new)
+
+    def record(self, articles: Sequence[Article]) -> RecordResult:
+        """Classify and store new articles, chunk by chunk. A failure leaves the rest
+        pending (reported in `errors`) for the next pass."""
+        result = RecordResult()
+        if not articles:
+            return result
+        try:
+            new, result.duplicates = self.new_articles(articles)
+        except StoreError as exc:
+            result.pending = len(articles)
+            result.errors.append(f"store lookup failed, {len(articles)} items left for the "
+                                 f"next run: {exc}")
+            return result
+        for start in range(0, len(new), self.chunk):
+            chunk = new[start:start + self.chunk]
+            left = len(new) - start
+            began = time.perf_counter()
+            try:
+                predictions = self.classify([a.title for a in chunk])
+            except ClassifierError as exc:
+                result.pending += left
+                result.errors.append(f"classifier failed, {left} items left for the next "
+                                     f"run: {exc}")
+                return result
+            result.classify_s = round(result.classify_s + time.perf_counter() - began, 4)
+            scored_at = self.clock()
+            signals = [Signal.from_article(a, p, scored_at)
+                       for a, p in zip(chunk, predictions, strict=True)]
+            error = self._write(signals, result)
+            if error is not None:
+                result.pending += left - len(signals) + error[0]
+                result.errors.append(f"store write failed, {left - len(signals) + error[0]} "
+                                     f"items left for the next run: {error[1]}")
+                return result
+        return result
+
+    def _write(self, signals: list[Signal], result: RecordResult) -> tuple[int, str] | None:
+        """Write with the retry policy, retrying only what was not written. Counts what was
+        written into `result`; returns (how many are left, why) if some never were."""
+        todo = signals
+        delays = self.retry.delays()
+        while True:
+            try:
+                put = self.store.put_many(todo)
+            except StoreError as exc:
+                put = PutResult(failed=[s.signal_id for s in todo], error=str(exc),
+                                retryable=isinstance(exc, self.retry.retry_on))
+            result.written += put.written
+            result.duplicates += put.duplicates
+            failed = set(put.failed)
+            if not put.duplicates:  # exact per-label counts (a racing writer makes them vague)
+                for sig in todo:
+                    if sig.signal_id not in failed:
+                        result.labels[sig.label.value] = result.labels.get(sig.label.value,
+                                                                           0) + 1
+            todo = [s for s in todo if s.signal_id in failed]
+            if not todo:
+                return None
+            delay = next(delays, None) if put.retryable else None
+            if delay is None:
+                return len(todo), put.error or "write failed"
+            self.retry.sleep(delay)
+
+    def signals(self, query: SignalsQuery) -> SignalPage:
+        return self.store.query(source=query.source, ticker=query.ticker, since=query.since,
+                                until=query.until, limit=query.limit, cursor=query.cursor,
+                                distinct_story=query.distinct == "story")
+
+    def summary(self, query: SummaryQuery) -> SummaryResult:
+        seconds = query.bucket_seconds
+        buckets = self.store.summary(source=query.source, ticker=query.ticker,
+                                     since=query.since, until=query.until,
+                                     bucket_seconds=seconds)
+        return SummaryResult(bucket_seconds=seconds, buckets=buckets)
+
+    def feeds(self, feeds: Sequence[FeedConfig]) -> list[FeedHealth]:
+        return feed_health(feeds, self.store.get_feed_states())
+
+    def health(self) -> Health:
+        """The model's version (building the classifier if needed) and the store's state."""
+        model_version, model_error = None, None
+        try:
+            model_version = self.classifier.model_version
+        except NewsSignalsError as exc:
+            model_error = str(exc)
+        try:
+            store = self.store.health()
+        except NewsSignalsError as exc:
+            store = {"ok": False, "error": str(exc)}
+        ok = model_error is None and bool(store.get("ok"))
+        return Health(status="ok" if ok else "degraded", model_version=model_version,
+                      model_error=model_error, store=store)
