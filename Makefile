@@ -44,10 +44,12 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Re-resolve pyproject.toml's ranges in a clean venv and pin the result in constraints.txt.
 LOCK_VENV := .venv-lock

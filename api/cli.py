@@ -28,6 +28,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def _log_line(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
 def _validated(model: Any, **values: Any) -> Any:
     """A query model from CLI values; its validation errors become one clear message."""
     from pydantic import ValidationError
@@ -211,7 +215,7 @@ def cmd_model_seeds(args: argparse.Namespace) -> int:
 
     seeds = _int_list(args.seeds, "--seeds")
     result = seeds_protocol(_train_config(args), seeds, Path(args.out),
-                            log=lambda m: sys.stderr.write(m + "\n"))
+                            log=_log_line)
     _emit(json.dumps({"protocol": "seeds", "out": str(args.out), "seeds": seeds,
                       "summary": result["summary"]}))
     return 0
@@ -224,7 +228,7 @@ def cmd_model_cv(args: argparse.Namespace) -> int:
         raise InvalidInputError("--folds must be at least 2", field="folds")
     only = _int_list(args.only, "--only", example="0,1", minimum=0) if args.only else None
     result = grouped_cv(_train_config(args, seed=args.seed), args.folds, Path(args.out), only=only,
-                        log=lambda m: sys.stderr.write(m + "\n"))
+                        log=_log_line)
     _emit(json.dumps({"protocol": "grouped_kfold", "out": str(args.out), "folds": args.folds,
                       "groups": result["groups"], "summary": result["summary"]}))
     return 0

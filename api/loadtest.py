@@ -37,6 +37,7 @@ class _Connection:
         assert self.reader is not None
         head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        assert self.writer is not None
         self.writer.write(head.encode() + body)
         try:
             return await asyncio.wait_for(self._response(), timeout)
@@ -214,9 +215,9 @@ def loadtest(url: str, headlines: Sequence[str], concurrency: Sequence[int], dur
     prices = json.loads(prices_file.read_text())
     cost_rows = costs(steps, prices)
     with (out / "summary.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(steps[0]))
-        w.writeheader()
-        w.writerows(steps)
+        summary = csv.DictWriter(fh, fieldnames=list(steps[0]))
+        summary.writeheader()
+        summary.writerows(steps)
     title = f"{url} ({duration:g} s per step)"
     plots = plot(steps, cost_rows, out, title)
     result: dict[str, Any] = {

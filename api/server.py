@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from api.app import Services, create_app
 from core.settings import Settings
 from core.wiring import build_classifier, build_service
@@ -16,7 +18,7 @@ log = logging.getLogger("newsig.serve")
 
 
 def build_app(settings: Settings, *, feeds_file: Path | None = None,
-              interval: float | None = None, schedule: bool = True):  # type: ignore[no-untyped-def]
+              interval: float | None = None, schedule: bool = True) -> FastAPI:
     from core.batching import MicroBatcher
     from ingest.feeds import load_feeds
     from ingest.pipeline import Ingestor

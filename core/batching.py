@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
 from core.errors import InvalidInputError
 from core.models import Prediction
@@ -70,7 +71,8 @@ class MicroBatcher:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            taken, size = [], 0
+            taken: list[Any] = []
+            size = 0
             while self._pending and (not taken or size + len(self._pending[0][0])
                                      <= self.max_batch):
                 item = self._pending.pop(0)

@@ -189,9 +189,8 @@ class FeedConfig(BaseModel):
     @field_validator("tickers", mode="before")
     @classmethod
     def _tickers(cls, v: object) -> tuple[str, ...]:
-        if isinstance(v, str):
-            v = [v]
-        return tuple(normalise_tickers(str(t) for t in (v or [])))
+        values = [v] if isinstance(v, str) else list(v or [])  # type: ignore[call-overload]
+        return tuple(normalise_tickers(str(t) for t in values))
 
 
 class PutResult(BaseModel):

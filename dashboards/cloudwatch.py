@@ -18,6 +18,8 @@ from core.names import (
     METRIC_NAMESPACE,
     METRIC_SIGNALS_PER_LABEL,
     METRIC_SIGNALS_WRITTEN,
+    SERVICE_API,
+    SERVICE_INGEST,
 )
 
 FIVE_MIN = Duration.minutes(5)
@@ -63,16 +65,16 @@ class NewsSignalsDashboard(Construct):
                 api.metric_server_error(period=FIVE_MIN)],
                 right=[api.metric_latency(statistic=s, period=FIVE_MIN) for s in ("p50", "p99")]),
             cw.GraphWidget(title="Ingestion", left=[
-                emf(METRIC_HEADLINES_SEEN, "newsig-ingest"),
-                emf(METRIC_SIGNALS_WRITTEN, "newsig-ingest"),
-                emf(METRIC_DUPLICATES, "newsig-ingest"),
-                emf(METRIC_FEED_FAILURES, "newsig-ingest")]),
+                emf(METRIC_HEADLINES_SEEN, SERVICE_INGEST),
+                emf(METRIC_SIGNALS_WRITTEN, SERVICE_INGEST),
+                emf(METRIC_DUPLICATES, SERVICE_INGEST),
+                emf(METRIC_FEED_FAILURES, SERVICE_INGEST)]),
             cw.GraphWidget(title="Signals per label", stacked=True, left=[
-                emf(METRIC_SIGNALS_PER_LABEL, "newsig-ingest", **{METRIC_DIMENSION_LABEL: label})
+                emf(METRIC_SIGNALS_PER_LABEL, SERVICE_INGEST, **{METRIC_DIMENSION_LABEL: label})
                 for label in LABELS]),
             cw.GraphWidget(title="Classify latency (ms)", left=[
                 emf(METRIC_CLASSIFY_LATENCY, svc, stat=s)
-                for svc in ("newsig-api", "newsig-ingest") for s in ("p50", "p99")]),
+                for svc in (SERVICE_API, SERVICE_INGEST) for s in ("p50", "p99")]),
         ]
         for i in range(0, len(widgets), 2):
             self.dashboard.add_widgets(*widgets[i:i + 2])

@@ -15,9 +15,8 @@ from aws_cdk import Acknowledgment, App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from core.names import STACK_NAME
 from infra.stacks import NewsSignalsStack, StackConfig
-
-STACK_NAME = "NewsSignals"
 
 
 def _ack(scope: IConstruct, rule: str, reason: str) -> None:

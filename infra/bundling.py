@@ -23,7 +23,9 @@ ARCHITECTURE = lambda_.Architecture.X86_64
 # manylinux_2_28 wheels only, so every tag up to 2_28 is accepted.
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 MODEL_FILES = ("model.int8.onnx", "tokenizer.json", "labels.json", "model_version")
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp")
+#: Never in a bundle: caches, test suites, and benchmark tooling (ingest/bench: the local
+#: feed server and `newsig bench ingest`, which no handler imports).
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp", "bench")
 
 
 BASE_REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"

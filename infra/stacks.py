@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -17,7 +18,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from pydantic import BaseModel, ConfigDict, Field
 
+from core.names import METRIC_NAMESPACE, RELEASE_MODEL_DIR, SERVICE_API, SERVICE_INGEST
 from dashboards.cloudwatch import NewsSignalsDashboard
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.constructs.endpoint import ClassifierEndpoint
@@ -27,58 +30,36 @@ LAMBDA_MODEL_DIR = "/var/task/model"
 FEEDS_IN_BUNDLE = "/var/task/ingest/feeds.toml"
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    """CDK context, parsed once (`cdk synth -c classifier=lambda -c ingest_rate_minutes=10`)."""
+class StackConfig(BaseModel):
+    """CDK context, parsed once (`cdk synth -c classifier=lambda -c ingest_rate_minutes=10`):
+    every field is a context key; values arrive as strings and are validated here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     region: str = "us-east-1"
-    classifier: str = "sagemaker"          # sagemaker | lambda
+    classifier: Literal["sagemaker", "lambda"] = "sagemaker"
     model_artifact: Path = Path("artifacts/sagemaker/model.tar.gz")
-    model_dir: Path = Path("artifacts/model")
+    model_dir: Path = RELEASE_MODEL_DIR
     instance_type: str | None = None       # None = serverless endpoint
-    min_instances: int = 1
-    max_instances: int = 2
-    ingest_rate_minutes: int = 5
-    api_rate_limit: float = 50.0
-    api_burst_limit: int = 100
-    retention_days: int | None = None      # DynamoDB TTL; None keeps signals forever
-    latency_alarm_ms: float = 1000.0
+    min_instances: int = Field(default=1, ge=0)
+    max_instances: int = Field(default=2, ge=1)
+    ingest_rate_minutes: int = Field(default=5, ge=1)
+    api_rate_limit: float = Field(default=50.0, gt=0)
+    api_burst_limit: int = Field(default=100, ge=1)
+    retention_days: int | None = Field(default=None, ge=1)  # DynamoDB TTL; None keeps all
+    latency_alarm_ms: float = Field(default=1000.0, gt=0)
     retain_table: bool = True
 
     @classmethod
-    def from_context(cls, get: object) -> StackConfig:
-        def ctx(key: str, default: object) -> object:
-            value = get(key)  # type: ignore[operator]
-            return default if value is None else value
-
-        d = cls()
-        instance = ctx("instance_type", None)
-        retention = ctx("retention_days", None)
-        return cls(
-            region=str(ctx("region", d.region)),
-            classifier=str(ctx("classifier", d.classifier)),
-            model_artifact=Path(str(ctx("model_artifact", d.model_artifact))),
-            model_dir=Path(str(ctx("model_dir", d.model_dir))),
-            instance_type=str(instance) if instance else None,
-            min_instances=int(ctx("min_instances", d.min_instances)),  # type: ignore[arg-type]
-            max_instances=int(ctx("max_instances", d.max_instances)),  # type: ignore[arg-type]
-            ingest_rate_minutes=int(ctx("ingest_rate_minutes",  # type: ignore[arg-type]
-                                        d.ingest_rate_minutes)),
-            api_rate_limit=float(ctx("api_rate_limit", d.api_rate_limit)),  # type: ignore[arg-type]
-            api_burst_limit=int(ctx("api_burst_limit", d.api_burst_limit)),  # type: ignore[arg-type]
-            retention_days=int(retention) if retention else None,  # type: ignore[arg-type]
-            latency_alarm_ms=float(ctx("latency_alarm_ms",  # type: ignore[arg-type]
-                                       d.latency_alarm_ms)),
-            retain_table=str(ctx("retain_table", "true")).lower() != "false",
-        )
+    def from_context(cls, get: Callable[[str], Any]) -> StackConfig:
+        given = {name: get(name) for name in cls.model_fields}
+        return cls.model_validate({k: v for k, v in given.items() if v not in (None, "")})
 
 
 class NewsSignalsStack(Stack):
     def __init__(self, scope: Construct, cid: str, *, config: StackConfig, **kwargs: object
                  ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
-        if config.classifier not in ("sagemaker", "lambda"):
-            raise ValueError(f"context classifier={config.classifier!r}: use sagemaker or lambda")
         in_lambda = config.classifier == "lambda"
         self.config = config
 
@@ -88,7 +69,7 @@ class NewsSignalsStack(Stack):
             store_url += f"&ttl_days={config.retention_days}"
         env = {"NEWSIG_STORE_URL": store_url, "NEWSIG_FEEDS_FILE": FEEDS_IN_BUNDLE,
                "NEWSIG_AWS_REGION": config.region,
-               "POWERTOOLS_METRICS_NAMESPACE": "NewsSignals", "POWERTOOLS_LOG_LEVEL": "INFO"}
+               "POWERTOOLS_METRICS_NAMESPACE": METRIC_NAMESPACE, "POWERTOOLS_LOG_LEVEL": "INFO"}
         self.endpoint: ClassifierEndpoint | None = None
         if in_lambda:
             env.update(NEWSIG_CLASSIFIER="onnx", NEWSIG_MODEL_DIR=LAMBDA_MODEL_DIR)
@@ -107,10 +88,10 @@ class NewsSignalsStack(Stack):
         code = lambda_code(config.model_dir if in_lambda else None)
         self.api_fn = self._function("Api", code, "api.lambda_handler.handler", env,
                                      memory=2048 if in_lambda else 512,
-                                     timeout=Duration.seconds(29), service="newsig-api")
+                                     timeout=Duration.seconds(29), service=SERVICE_API)
         self.ingest_fn = self._function("Ingest", code, "ingest.lambda_handler.handler", env,
                                         memory=2048 if in_lambda else 1024,
-                                        timeout=Duration.minutes(5), service="newsig-ingest")
+                                        timeout=Duration.minutes(5), service=SERVICE_INGEST)
         self.table.grant_read_data(self.api_fn)
         self.table.grant_read_write_data(self.ingest_fn)
         if self.endpoint:

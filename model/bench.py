@@ -64,7 +64,8 @@ def bench_original_serving_path(model_dir: str | Path, texts: list[str], *, runs
     )
 
     torch.manual_seed(0)
-    model = DistilBertForSequenceClassification(DistilBertConfig(num_labels=3)).eval()
+    config = DistilBertConfig(num_labels=3)  # type: ignore[call-arg]
+    model = DistilBertForSequenceClassification(config).eval()
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(Path(model_dir) / "tokenizer.json"))
     params = sum(p.numel() for p in model.parameters())
 

@@ -200,7 +200,7 @@ class DynamoDBSignalStore:
                 "Keys": keys[i:i + 100], "ProjectionExpression": projection,
                 "ExpressionAttributeNames": {"#pk": PK, "#sk": SK}}}
             for attempt in range(self.unprocessed_rounds + 1):
-                resp = self._call(lambda r=request: self.client.batch_get_item(
+                resp = self._call(lambda r=request: self.client.batch_get_item(  # type: ignore[misc]
                     RequestItems=r), "batch read")
                 found += resp.get("Responses", {}).get(self.table, [])
                 request = resp.get("UnprocessedKeys") or {}
@@ -314,7 +314,8 @@ class DynamoDBSignalStore:
                            else max(limit, 25))
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = self._call(lambda r=request: self.client.query(**r), "query")
+            resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
+                              "query")
             page = resp.get("Items", [])
             if distinct_story:
                 keep = self._first_sightings(page, source)
@@ -356,7 +357,8 @@ class DynamoDBSignalStore:
             request["ExpressionAttributeNames"] = dict(spec["ExpressionAttributeNames"])
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = self._call(lambda r=request: self.client.query(**r), "query")
+            resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
+                              "query")
             for item in resp.get("Items", []):
                 sig = Signal.model_validate_json(item["doc"]["S"])
                 epoch = int(sig.first_seen_at.timestamp()) // bucket_seconds * bucket_seconds
@@ -378,7 +380,8 @@ class DynamoDBSignalStore:
                 "ExpressionAttributeValues": {":f": _s("FEED")}}
             if start:
                 request["ExclusiveStartKey"] = start
-            resp = self._call(lambda r=request: self.client.query(**r), "query")
+            resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
+                              "query")
             for item in resp.get("Items", []):
                 st = FeedState.model_validate_json(item["doc"]["S"])
                 states[st.feed_id] = st

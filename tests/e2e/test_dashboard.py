@@ -12,9 +12,9 @@ from api.app import Services, create_app
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import FeedConfig, FeedState, utcnow
-from tests.e2e.conftest import FLAGS
+from tests.support.builders import CHROMIUM_FLAGS as FLAGS
+from tests.support.builders import make_signal
 from tests.support.live_server import live_uvicorn
-from tests.unit.test_store_contract import make_signal
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 

@@ -13,7 +13,7 @@ from api.app import Services, create_app
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.errors import ClassifierUnavailableError, ModelNotFoundError
-from tests.unit.test_store_contract import T0, make_signal
+from tests.support.builders import T0, make_signal
 
 
 @pytest.fixture

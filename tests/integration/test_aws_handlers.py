@@ -22,15 +22,11 @@ import api.lambda_handler as api_lambda
 import core.wiring as wiring
 from core.adapters.dynamodb_store import create_table
 from ingest import lambda_handler as ingest_lambda
-from ingest.feedserver import FeedServer, Route, rss
 from model.export import export_sagemaker
+from tests.support.events import api_event, scheduled_event
+from tests.support.feed_server import FeedServer, Route, rss
 
-SCHEDULED_EVENT = {"version": "0", "id": "e7a1c5f0-1111-2222-3333-444455556666",
-                   "detail-type": "Scheduled Event", "source": "aws.events",
-                   "account": "123456789012", "time": "2026-11-23T12:00:00Z",
-                   "region": "us-east-1", "resources": [
-                       "arn:aws:events:us-east-1:123456789012:rule/newsig-ingest"],
-                   "detail": {}}
+SCHEDULED_EVENT = scheduled_event()
 
 
 class Context:
@@ -108,19 +104,6 @@ def aws_env(tiny_model_dir: Path, tmp_path: Path, feed_server: FeedServer,
         runtime.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint", endpoint)
         yield {"endpoint": endpoint, "server": feed_server}
         clear_caches()
-
-
-def api_event(method: str, path: str, query: dict[str, str] | None = None,
-              body: dict | None = None) -> dict[str, Any]:
-    return {"resource": path, "path": path, "httpMethod": method,
-            "headers": {"content-type": "application/json", "host": "api.example"},
-            "multiValueHeaders": {}, "queryStringParameters": query,
-            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()},
-            "requestContext": {"resourcePath": path, "httpMethod": method, "path": path,
-                               "stage": "prod", "requestId": "r1", "identity": {
-                                   "sourceIp": "127.0.0.1"}},
-            "pathParameters": None, "stageVariables": None,
-            "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False}
 
 
 def call_api(*args: Any, **kwargs: Any) -> tuple[int, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_ingest import ATOM_ENTRIES, RSS_ITEMS
+from tests.support.builders import ATOM_ENTRIES, RSS_ITEMS
 from tests.support.feed_server import FeedServer, Route, atom, rss
 
 NEWSIG = str(Path(sys.executable).parent / "newsig")

@@ -17,8 +17,8 @@ from api.app import Services, create_app
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import utcnow
+from tests.support.builders import T0, make_signal
 from tests.support.live_server import live_uvicorn
-from tests.unit.test_store_contract import T0, make_signal
 
 
 @pytest.fixture

@@ -14,21 +14,8 @@ from core.service import SignalService
 from ingest.feeds import FeedConfig, load_feeds
 from ingest.parse import cashtags, parse_feed
 from ingest.pipeline import Ingestor
+from tests.support.builders import ATOM_ENTRIES, RSS_ITEMS
 from tests.support.feed_server import FeedServer, Route, atom, rss
-
-RSS_ITEMS = [
-    {"title": "Nokia shares &lt;b&gt;jump&lt;/b&gt; on record profit", "guid": "n-1",
-     "link": "https://news.example/n1", "pubDate": "Thu, 20 Nov 2026 10:00:00 +0200"},
-    {"title": "$AAPL profit fell to a loss", "guid": "n-2", "link": "https://news.example/n2"},
-    {"title": "Nokia shares <b>jump</b> on record profit", "guid": "n-1",
-     "link": "https://news.example/n1"},                       # repeated item
-    {"title": "Board meets Monday", "link": "https://news.example/n3?utm_source=rss"},
-]
-ATOM_ENTRIES = [
-    {"title": "Tesla beat estimates &amp; will raise dividend", "id": "urn:a:1",
-     "link": "https://atom.example/1", "updated": "2026-11-21T08:30:00Z"},
-    {"title": "Bank will cut rates", "id": "urn:a:2", "link": "https://atom.example/2"},
-]
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from core.models import FeedConfig, Prediction
 from core.ports import Classifier, SignalStore
 from core.retry import RetryPolicy
 from core.service import SignalService
-from ingest.feedserver import FeedServer, Route, rss
 from ingest.pipeline import Ingestor
+from tests.support.feed_server import FeedServer, Route, rss
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

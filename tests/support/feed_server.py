@@ -1,5 +1,6 @@
-"""The local feed server lives in ingest/feedserver.py (the ingest benchmark uses it too)."""
+"""The local feed server lives in ingest/bench/feedserver.py (`newsig bench ingest` serves
+from it too); tests import it from here."""
 
-from ingest.feedserver import FeedServer, Route, atom, rss
+from ingest.bench.feedserver import FeedServer, Route, atom, rss
 
 __all__ = ["FeedServer", "Route", "atom", "rss"]

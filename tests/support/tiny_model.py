@@ -2,8 +2,8 @@
 
 Never downloads anything. The model is fitted on a toy set of sentences, deterministically
 (dropout off, fixed seed, torch deterministic algorithms, one thread), exported to ONNX fp32
-and int8, and then *checked*: every sentence in `PROBES` must come out of the exported int8
-graph, through the same `OnnxClassifier` the tests use, with its expected label and a clear
+and int8, and then *checked*: every sentence in `PROBES` must come out of both exported
+graphs, through the same `OnnxClassifier` the tests use, with its expected label and a clear
 margin. Fitting continues in bounded rounds until that holds; if it never does, building
 fails loudly with the sentences that were wrong, instead of letting tests downstream fail
 for a reason they do not name. The check's result is written to `toy_check.json`.
@@ -37,8 +37,8 @@ TOY: list[tuple[str, str]] = [
     ("oil price report", "neutral"),
 ]
 
-#: Every sentence a test asserts a label for, as the tests send it. The exported int8 model
-#: must label each of these as given, or building the tiny model fails.
+#: Every sentence a test asserts a label for, as the tests send it. The exported models must
+#: label each of these as given, or building the tiny model fails.
 PROBES: list[tuple[str, str]] = [
     *TOY,
     ("Apple profit rose to a record", "positive"),
@@ -49,7 +49,7 @@ PROBES: list[tuple[str, str]] = [
     ("  shares rose on record profit ", "positive"),
 ]
 
-#: The exported int8 model's probability for the expected label must reach this.
+#: The exported models' probability for the expected label must reach this.
 MIN_PROBABILITY = 0.8
 
 
@@ -71,21 +71,23 @@ def _tokenizer():  # type: ignore[no-untyped-def]
                                    mask_token="[MASK]", model_max_length=128)
 
 
-def check_int8(out: Path) -> tuple[list[dict], float]:
-    """Each probe through the exported int8 graph as the tests load it: the failures, and
+def check_exported(out: Path) -> tuple[list[dict], float]:
+    """Each probe through both exported graphs (int8, which the tests serve, and fp32, which
+    matches the PyTorch weights SageMaker serves) as the tests load them: the failures, and
     the lowest probability any probe gets for its expected label."""
     from core.adapters.onnx_classifier import OnnxClassifier
 
-    clf = OnnxClassifier(out, batch_size=4)
     texts = [t for t, _ in PROBES]
     failures = []
     lowest = 1.0
-    for (text, want), pred in zip(PROBES, clf.classify(texts), strict=True):
-        p = getattr(pred.probabilities, want)
-        lowest = min(lowest, p)
-        if pred.label.value != want or p < MIN_PROBABILITY:
-            failures.append({"text": text, "want": want, "got": pred.label.value,
-                             "p_want": round(p, 4)})
+    for model_file in ("model.int8.onnx", "model.onnx"):
+        clf = OnnxClassifier(out, model_file=model_file, batch_size=4)
+        for (text, want), pred in zip(PROBES, clf.classify(texts), strict=True):
+            p = getattr(pred.probabilities, want)
+            lowest = min(lowest, p)
+            if pred.label.value != want or p < MIN_PROBABILITY:
+                failures.append({"graph": model_file, "text": text, "want": want,
+                                 "got": pred.label.value, "p_want": round(p, 4)})
     return failures, lowest
 
 
@@ -133,10 +135,10 @@ def build_tiny_model(out: Path, *, seed: int = 0, hidden: int = 32, layers: int 
             write_labels(out, id2label=dict(enumerate(LABELS)), max_length=64,
                          base_model="tiny-bert")
             write_model_version(out)
-            failures, lowest = check_int8(out)
+            failures, lowest = check_exported(out)
             history.append({"round": round_, "steps": round_ * steps_per_round,
-                            "loss": round(loss.item(), 6), "int8_failures": len(failures),
-                            "int8_lowest_probability": round(lowest, 4)})
+                            "loss": round(loss.item(), 6), "failures": len(failures),
+                            "lowest_probability": round(lowest, 4)})
             if not failures:
                 break
     finally:
@@ -147,7 +149,7 @@ def build_tiny_model(out: Path, *, seed: int = 0, hidden: int = 32, layers: int 
     (out / "toy_check.json").write_text(json.dumps(report, indent=2) + "\n")
     if failures:
         raise TinyModelDidNotLearn(
-            f"the tiny test model still mislabels {len(failures)} of {len(PROBES)} probe "
-            f"sentences through its int8 ONNX graph after {max_rounds * steps_per_round} "
+            f"the tiny test model still mislabels {len(failures)} of {2 * len(PROBES)} probe "
+            f"cases through its int8 and fp32 ONNX graphs after {max_rounds * steps_per_round} "
             f"steps: {failures}")
     return out

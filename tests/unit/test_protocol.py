@@ -49,8 +49,8 @@ def test_seeds_and_cv_commands_train_reuse_and_summarise(tiny_model_dir: Path,
     pytest.importorskip("torch", reason="training needs the train extra")
     from model.protocol import grouped_cv, seeds_protocol
     from model.train import TrainConfig
+    from tests.support.builders import write_csv
     from tests.support.tiny_model import TOY
-    from tests.unit.test_train import write_csv
 
     train_csv = write_csv(tmp_path / "train.csv", [*TOY, *TOY])
     base = TrainConfig(recipe="finetune", base_model=str(tiny_model_dir), train_csv=train_csv,

@@ -6,7 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -16,22 +16,11 @@ from moto import mock_aws
 from core.adapters.dynamodb_store import DynamoDBSignalStore, create_table
 from core.adapters.sqlite_store import SCHEMA_VERSION, SQLiteSignalStore
 from core.errors import InvalidInputError
-from core.models import Article, FeedState, Prediction, Signal
+from core.models import FeedState
 from core.ports import SignalStore
 from core.text import make_link_key
 from core.wiring import build_store
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-def make_signal(i: int, *, source: str = "feed-a", tickers: list[str] | None = None,
-                seen: datetime | None = None, probs: tuple[float, float, float] = (0.1, 0.2, 0.7),
-                title: str | None = None) -> Signal:
-    article = Article(source_id=source, title=title or f"Headline number {i}", guid=f"g-{i}",
-                      link=f"https://news.example/{i}", first_seen_at=seen or T0 + timedelta(
-                          minutes=i), published_at=T0 - timedelta(hours=1), tickers=tickers or [])
-    return Signal.from_article(article, Prediction.from_probabilities(probs, "test-v1"),
-                               scored_at=(seen or T0) + timedelta(seconds=1))
+from tests.support.builders import T0, make_signal
 
 
 @contextmanager

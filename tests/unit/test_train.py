@@ -8,19 +8,10 @@ from pathlib import Path
 import pytest
 
 from core.adapters.onnx_classifier import OnnxClassifier
+from tests.support.builders import write_csv
 from tests.support.tiny_model import TOY
 
 pytest.importorskip("torch", reason="training needs the train extra")
-
-
-def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
-    import csv
-
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["text", "label"])
-        w.writerows(rows)
-    return path
 
 
 def test_train_writes_a_complete_calibrated_model_folder(tiny_model_dir: Path,

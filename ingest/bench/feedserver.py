@@ -110,6 +110,7 @@ class FeedServer:
     @property
     def base_url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def url(self, path: str) -> str:

@@ -19,7 +19,7 @@ from core.models import FeedConfig
 from core.ports import Classifier
 from core.service import SignalService
 from core.settings import Settings
-from ingest.feedserver import FeedServer, Route, rss
+from ingest.bench.feedserver import FeedServer, Route, rss
 from ingest.pipeline import Ingestor
 
 

@@ -1,0 +1,2 @@
+"""Lambda events as AWS delivers them (EventBridge scheduled event, API Gateway REST proxy
+event), loaded and adapted by tests/support/events.py."""
