@@ -66,7 +66,7 @@ def analyse(model_dir: Path, *, model_file: str = "model.int8.onnx",
             test_csv: Path = FPB_TEST, split_seed: int = 42) -> dict[str, Any]:
     """Error tables on the canonical test and on the PhraseBank validation split."""
     from core.adapters.onnx_classifier import OnnxClassifier
-    from model.train import TrainConfig, load_training_data
+    from model.data import SplitConfig, load_training_data
 
     clf = OnnxClassifier(model_dir, model_file=model_file)
 
@@ -74,7 +74,7 @@ def analyse(model_dir: Path, *, model_file: str = "model.int8.onnx",
         return [p.label.value for p in clf.classify(texts)]
 
     te_x, te_y = load_labelled_csv(test_csv)
-    val_x, val_y = load_training_data(TrainConfig(split_seed=split_seed,
+    val_x, val_y = load_training_data(SplitConfig(split_seed=split_seed,
                                                   headlines_csv=None))["val_phrasebank"]
     return {"model_version": clf.model_version, "model_file": model_file,
             "test": error_tables(te_x, te_y, labels(te_x)),

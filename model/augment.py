@@ -98,7 +98,7 @@ def augment(texts: Iterable[str], *, seed: int = 0, per_sentence: int = 3,
             exclude_keys: set[str] | None = None) -> list[str]:
     """Variants of every text, deduplicated against each other and the originals; any whose
     number-masked key is in `exclude_keys` (the held-out sentences) is dropped."""
-    from model.protocol import near_duplicate_key
+    from model.data import near_duplicate_key
 
     rng = random.Random(seed)
     texts = list(texts)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InvalidInputError
 from core.names import LABELS
@@ -15,6 +18,9 @@ FPB_DIR = DATA_DIR / "financial_phrasebank"
 FPB_TRAIN = FPB_DIR / "splits" / "sentences_75agree_train.csv"
 FPB_TEST = FPB_DIR / "splits" / "sentences_75agree_test.csv"
 TWITTER_TRAIN = DATA_DIR / "twitter_financial_news" / "sent_train.csv"
+#: The teacher's probabilities for the student's transfer set (model.distill writes it).
+SOFT_LABELS = DATA_DIR / "distill" / "soft_labels.csv"
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 _ALIASES = {"bearish": "negative", "bullish": "positive", "neg": "negative", "pos": "positive",
             "neu": "neutral"}
@@ -98,3 +104,48 @@ def stratified_split(texts: list[str], labels: list[str], fraction: float, seed:
     held_sorted = sorted(held)
     return (([texts[i] for i in rest], [labels[i] for i in rest]),
             ([texts[i] for i in held_sorted], [labels[i] for i in held_sorted]))
+
+
+def near_duplicate_key(text: str) -> str:
+    """Sentences equal once numbers are masked ("rose 5.2 %" ~ "rose 7 %") share a key."""
+    return " ".join(_NUMBER.sub("#", text.lower()).split())
+
+
+class SplitConfig(BaseModel):
+    """Which sentences train and which validate: shared by the student, the teacher and the
+    transfer set, so all three see the same validation split."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    train_csv: Path = FPB_TRAIN
+    """text,label CSV: the canonical train part of Sentences_75Agree"""
+    headlines_csv: Path | None = TWITTER_TRAIN
+    """headlines added to training (0 bearish, 1 bullish, 2 neutral), part held out as
+    validation ('none': PhraseBank only)"""
+    headlines_val_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
+    """share of each headline label held out as validation (fixed by the data)"""
+    val_fraction: float = Field(default=0.1, ge=0.0, lt=0.5)
+    """share of each PhraseBank label carved from train as validation"""
+    split_seed: int = 42
+    """seed of that carve-out: fixed, so every seed (and the teacher) is validated alike"""
+
+
+def load_training_data(cfg: SplitConfig) -> dict[str, tuple[list[str], list[str]]]:
+    """train (PhraseBank train part + headlines), validation per source, never the test."""
+    texts, labels = load_labelled_csv(cfg.train_csv)
+    if cfg.val_fraction > 0:
+        (tr_x, tr_y), fpb_val = stratified_split(texts, labels, cfg.val_fraction,
+                                                 cfg.split_seed)
+    else:
+        tr_x, tr_y, fpb_val = texts, labels, ([], [])
+    data = {"train": (tr_x, tr_y), "train_phrasebank": (tr_x, tr_y), "val_phrasebank": fpb_val}
+    if cfg.headlines_csv is not None:
+        h_x, h_y = load_labelled_csv(cfg.headlines_csv, numeric=TWITTER_LABELS)
+        # The headline holdout depends on the data only (fixed seed), so every training
+        # seed is scored on the same validation headlines.
+        (h_tr_x, h_tr_y), h_val = stratified_split(h_x, h_y, cfg.headlines_val_fraction, 0)
+        data["train"] = (tr_x + h_tr_x, tr_y + h_tr_y)
+        data["val_headlines"] = h_val
+    return data
+
+

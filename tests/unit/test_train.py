@@ -137,13 +137,14 @@ def test_distillation_reads_soft_labels_and_refuses_validation_leaks(tiny_model_
                                                                      tmp_path: Path) -> None:
     """The default recipe: teacher probabilities from a soft-label file (here the tiny model
     plays the teacher), gold CE where present; validation sentences may not be in the file."""
+    from model.data import load_training_data
     from model.distill import (
         TransferSet,
         read_soft_labels,
         teacher_probabilities,
         write_soft_labels,
     )
-    from model.train import TrainConfig, load_training_data, train
+    from model.train import TrainConfig, train
 
     train_csv = write_csv(tmp_path / "train.csv", [*TOY, *((f"{t} too", y) for t, y in TOY)])
     cfg = TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv, test_csv=None,
