@@ -204,8 +204,10 @@ def _int_list(raw: str, flag: str, *, example: str = "1,2,3", minimum: int | Non
 def cmd_model_card(args: argparse.Namespace) -> int:
     from model.card import write_card
 
-    path = write_card(Path(_settings(args).model_dir), seeds_dir=args.seeds, cv_dir=args.cv,
-                      bench_file=args.bench, out=args.out)
+    path = write_card(Path(_settings(args).model_dir), out=args.out, seeds_dir=args.seeds,
+                      bench_file=args.bench, teacher_file=args.teacher,
+                      behaviour_file=args.behaviour, errors_file=args.errors,
+                      quantization_file=args.quantization)
     _emit(json.dumps({"card": str(path), "images": str(path.parent / "img")}))
     return 0
 
@@ -288,6 +290,13 @@ def cmd_model_behaviour(args: argparse.Namespace) -> int:
     result = run_suite(clf.classify, seed=args.seed)
     _write_json({"model_version": clf.model_version, "model_file": args.model_file, **result},
                 args.out)
+    return 0
+
+
+def cmd_model_quantization(args: argparse.Namespace) -> int:
+    from model.evaluate import compare_quantization
+
+    _write_json(compare_quantization(Path(_settings(args).model_dir)), args.out)
     return 0
 
 
@@ -462,11 +471,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="folder for one model per seed")
     p.set_defaults(func=cmd_model_seeds)
 
-    p = msub.add_parser("card", help="write model/MODEL_CARD.md and its plots from the "
-                                     "JSON of train, seeds, cv and bench")
+    p = msub.add_parser("card", help="write model/MODEL_CARD.md, model/card.json and plots "
+                                     "from the JSON the model commands wrote")
     p.add_argument("--seeds", type=Path, help="folder written by `newsig model seeds`")
-    p.add_argument("--cv", type=Path, help="folder written by `newsig model cv`")
     p.add_argument("--bench", type=Path, help="JSON written by `newsig bench classify --out`")
+    p.add_argument("--teacher", type=Path, help="teacher.json of `newsig model teacher train`")
+    p.add_argument("--behaviour", type=Path, help="JSON of `newsig model behaviour --out`")
+    p.add_argument("--errors", type=Path, help="JSON of `newsig model errors --out`")
+    p.add_argument("--quantization", type=Path,
+                   help="JSON of `newsig model quantization --out`")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "model"
                    / "MODEL_CARD.md")
     _model_arg(p)
@@ -517,6 +530,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the JSON here")
     _model_arg(p)
     p.set_defaults(func=cmd_model_behaviour)
+
+    p = msub.add_parser("quantization", help="int8 (8-bit embeddings) vs int8 (fp32 "
+                                             "embeddings) vs fp32 on test and headlines")
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_quantization)
 
     p = msub.add_parser("errors", help="errors on the canonical test and validation by "
                                        "annotator agreement, class and length")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -12,6 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.adapters.onnx_classifier import OnnxClassifier
+from core.machine import machine_info
 from model.data import FPB_TEST, load_labelled_csv
 
 
@@ -116,8 +115,7 @@ def _bench(clf: OnnxClassifier, model_dir: str | Path, model_file: str,
         "model_file": model_file,
         "model_version": clf.model_version,
         "input": str(input_csv),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
+        "machine": machine_info(),
         "single": bench_single(clf, texts, runs=runs),
         "batched": bench_batched(clf, texts, runs=runs),
     }

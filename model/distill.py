@@ -173,10 +173,17 @@ def label_transfer_set(teacher_dir: Path, out: Path = SOFT_LABELS, *, split_seed
     probs = teacher_probabilities(teacher_dir, ts.texts, progress=progress)
     gold_idx = [(i, LABELS.index(g)) for i, g in enumerate(ts.gold) if g is not None]
     agree = sum(int(probs[i].argmax() == g) for i, g in gold_idx) / max(1, len(gold_idx))
+    # Reported in the model card, never used to choose anything.
+    from model.metrics import classification_metrics
+
+    test_x, test_y = load_labelled_csv(FPB_TEST)
+    test_p = teacher_probabilities(teacher_dir, test_x, progress=progress)
+    teacher_test = classification_metrics(test_y, [LABELS[i] for i in test_p.argmax(axis=1)])
     provenance = {
         "teacher": teacher_info or {"dir": str(teacher_dir)},
         "split_seed": split_seed, "augment_per_sentence": augment_per_sentence,
         "teacher_agrees_with_gold": round(agree, 4),
+        "teacher_test": {k: teacher_test[k] for k in ("accuracy", "macro_f1", "n")},
         "mean_top_probability": round(float(probs.max(axis=1).mean()), 4),
         "command": "newsig model teacher label",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),

@@ -200,7 +200,8 @@ def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
             link.unlink()
         link.symlink_to(f"epoch-{best}")
     (out / "teacher.json").write_text(json.dumps({
-        **json.loads(run.model_dump_json()), "train_size": len(tr_x),
+        **json.loads(run.model_dump_json()), "config": json.loads(cfg.model_dump_json()),
+        "sha256": SAFETENSORS_SHA256, "train_size": len(tr_x),
         "validation_size": len(va_x), "validation_headlines_size": len(hv_x),
         "base_model": cfg.base_model or f"all-mpnet-base-v2 (PyPI wheels {TEACHER_VERSION}, "
                                          f"safetensors sha256 {SAFETENSORS_SHA256[:12]})",

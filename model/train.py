@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from core.machine import machine_line
 from core.names import LABELS
 from model.data import (
     FPB_TEST,
@@ -296,6 +297,7 @@ def train(cfg: TrainConfig) -> dict:
         "history": history,
         "calibration": calibration,
         "train_seconds": round(time.time() - started, 1),
+        "machine": machine_line() + f", {torch.get_num_threads()} torch threads",
     }
     if cfg.recipe == "distill":
         metrics["soft_labels"] = {"file": str(cfg.soft_labels),
@@ -326,4 +328,5 @@ def read_provenance(soft_labels: Path) -> dict:
     if not meta.exists():
         return {}
     info = json.loads(meta.read_text())
-    return {k: info[k] for k in ("rows", "sources", "teacher", "date") if k in info}
+    teacher = info.get("teacher", {})
+    return {**info, "teacher": {k: v for k, v in teacher.items() if k != "history"}}
