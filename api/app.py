@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -10,8 +12,10 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from api.middleware import GuardMiddleware
 from api.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -34,7 +38,7 @@ from core.models import FeedConfig, Prediction, Signal, utcnow
 from core.ports import Classifier, SignalStore
 from core.queries import SignalsQuery, SummaryQuery
 from core.service import SignalService
-from dashboards.local import mount_dashboard
+from dashboards.local import mount_dashboard, mount_docs
 
 VERSION = "0.1.0"
 
@@ -102,16 +106,59 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
-def error_body(exc: NewsSignalsError) -> dict[str, Any]:
-    detail: dict[str, Any] = {"type": type(exc).__name__, "msg": str(exc)}
+#: What a client is told of a server-side failure: never the backend's own message (table
+#: names, paths, endpoint names); that goes to the log under the request id.
+_PUBLIC_5XX: list[tuple[type[Exception], str]] = [
+    (ClassifierUnavailableError, "the classifier is unavailable or busy; try again shortly"),
+    (StoreUnavailableError, "the signal store is unavailable or busy; try again shortly"),
+    (ConfigError, "the service is not fully configured (see its health and logs)"),
+    (ClassifierError, "the classifier failed on this request"),
+    (StoreError, "the signal store failed on this request"),
+]
+log = logging.getLogger("newsig.api")
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or "")
+
+
+def error_body(exc: NewsSignalsError, request_id: str = "") -> dict[str, Any]:
+    status = status_for(exc)
+    if status >= 500:
+        msg = next((m for kind, m in _PUBLIC_5XX if isinstance(exc, kind)), "internal error")
+        return {"detail": [{"type": type(exc).__name__, "msg": msg,
+                            "request_id": request_id}]}
+    detail: dict[str, Any] = {"type": type(exc).__name__, "msg": _clip(str(exc), 300)}
     field = getattr(exc, "field", None)
     if field:
         detail["loc"] = ["query", field]
     return {"detail": [detail]}
 
 
+def _clip(value: object, limit: int = 80) -> str:
+    """A short, always-encodable echo of client input (lone surrogates replaced)."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[:limit * 2]
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """FastAPI's 422 detail, with each echoed input cut to a short prefix."""
+    out = []
+    for e in errors[:20]:
+        item: dict[str, Any] = {"type": e.get("type"), "loc": [str(p) for p in e.get("loc", [])],
+                                "msg": _clip(e.get("msg", ""), 300)}
+        if "input" in e:
+            item["input"] = _clip(e["input"])
+        out.append(item)
+    return {"detail": out}
+
+
 def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | None = None,
-               shutdown_hooks: list[Callable[[], Any]] | None = None) -> FastAPI:
+               shutdown_hooks: list[Callable[[], Any]] | None = None,
+               max_body_bytes: int = 1024 * 1024, api_key: str | None = None) -> FastAPI:
+    """The app. Every request passes GuardMiddleware (body limit, optional API key, request
+    id, security headers); errors map to statuses here and only here."""
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
         for hook in lifespan_hooks or []:
@@ -121,12 +168,29 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
             hook()
 
     app = FastAPI(title="News Signals", version=VERSION, lifespan=lifespan,
-                  description="Financial news sentiment: classify headlines and query signals.")
+                  description="Financial news sentiment: classify headlines and query signals.",
+                  docs_url=None, redoc_url=None)
     app.state.services = services
+    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes,
+                       api_key=api_key)
 
     @app.exception_handler(NewsSignalsError)
-    async def _domain_error(_: Request, exc: NewsSignalsError) -> JSONResponse:
-        return JSONResponse(status_code=status_for(exc), content=error_body(exc))
+    async def _domain_error(request: Request, exc: NewsSignalsError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("request %s: %s: %s", _request_id(request), type(exc).__name__, exc)
+        return JSONResponse(status_code=status, content=error_body(exc, _request_id(request)))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content=validation_body(list(exc.errors())))
+
+    @app.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception) -> JSONResponse:
+        rid = _request_id(request)
+        log.exception("request %s failed", rid)
+        return JSONResponse(status_code=500, headers={"x-request-id": rid}, content={
+            "detail": [{"type": "InternalError", "msg": "internal error", "request_id": rid}]})
 
     @app.post("/classify", response_model=ClassifyResponse, tags=["classify"])
     async def classify(body: ClassifyRequest) -> ClassifyResponse:
@@ -165,6 +229,7 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         return JSONResponse(status_code=200 if report.status == "ok" else 503,
                             content=report.model_dump(mode="json"))
 
+    mount_docs(app)
     mount_dashboard(app)
     return app
 

@@ -58,9 +58,11 @@ def _emit(line: str, out: TextIO = sys.stdout) -> None:
 
 # -- commands ------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from api.server import serve
+    from api.server import check_exposure, serve
 
-    serve(_settings(args), host=args.host, port=args.port, feeds_file=args.feeds,
+    settings = _settings(args)
+    check_exposure(args.host, settings, insecure=args.insecure)
+    serve(settings, host=args.host, port=args.port, feeds_file=args.feeds,
           interval=args.interval, schedule=not args.no_ingest)
     return 0
 
@@ -110,6 +112,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from api.textio import read_texts
     from core.names import MAX_HEADLINE_CHARS
     from core.service import SignalService
+    from core.text import has_visible_text
     from core.wiring import build_classifier, retry_policy
 
     if bool(args.texts) == bool(args.input):
@@ -117,8 +120,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     texts = [t.strip() for t in args.texts] if args.texts else read_texts(
         args.input, text_column=args.text_column)
     for i, t in enumerate(texts):
-        if not t:
-            raise InvalidInputError(f"text {i + 1} is empty")
+        if not has_visible_text(t):
+            raise InvalidInputError(f"text {i + 1} is empty or has no visible characters")
         if len(t) > MAX_HEADLINE_CHARS:
             texts[i] = t[:MAX_HEADLINE_CHARS]
     settings = _settings(args)
@@ -340,6 +343,15 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_soak(args: argparse.Namespace) -> int:
+    from api.soak import soak
+
+    result = soak(Path(_settings(args).model_dir), duration=args.duration, burst=args.burst,
+                  gap=args.gap, concurrency=args.concurrency)
+    _write_json(result, args.out)
+    return 0 if result["flat_within_10_percent"] and not result["server_errors"] else 1
+
+
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
     from core.wiring import build_classifier
     from ingest.bench import bench_ingest
@@ -415,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
     p.add_argument("--interval", type=float, default=None, help="seconds between passes (300)")
     p.add_argument("--no-ingest", action="store_true", help="serve the API only")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --host without NEWSIG_API_KEY")
     p.add_argument("--tickers", dest="ticker_table", type=Path, default=None,
                    help="CSV of company names -> tickers (name,ticker)")
     _store_arg(p)
@@ -587,6 +601,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-runs", type=int, default=1)
     _model_arg(p)
     p.set_defaults(func=cmd_bench_classify)
+
+    p = bsub.add_parser("soak", help="a real `newsig serve` under bursts of mixed traffic "
+                                     "with idle gaps: open fds and RSS over time")
+    p.add_argument("--duration", type=float, default=600.0, help="seconds in all (600)")
+    p.add_argument("--burst", type=float, default=8.0, help="seconds of traffic per burst")
+    p.add_argument("--gap", type=float, default=12.0, help="idle seconds between bursts")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_bench_soak)
 
     p = bsub.add_parser("ingest", help="two ingestion passes over a local feed server")
     p.add_argument("--feeds", type=int, default=100)

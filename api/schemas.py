@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from core.models import Prediction, Probabilities, Sentiment, Signal, SummaryBucket
 from core.names import MAX_HEADLINE_CHARS, MAX_HEADLINES_PER_REQUEST
 from core.service import Health
+from core.text import VISIBLE_CHAR
 
-Headline = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=MAX_HEADLINE_CHARS)]
+
+def _clean(text: str) -> str:
+    """Refuse lone surrogates (no valid UTF-8 carries one); trim the text that is served."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("headline is not valid Unicode (lone surrogate)") from None
+    return text.strip()
+
+
+#: 1-1000 characters (as sent) with at least one visible character; served trimmed.
+Headline = Annotated[str, StringConstraints(min_length=1, max_length=MAX_HEADLINE_CHARS,
+                                            pattern=VISIBLE_CHAR),
+                     AfterValidator(_clean)]
 
 HeadlineList = Annotated[list[Headline], Field(min_length=1,
                                                   max_length=MAX_HEADLINES_PER_REQUEST)]
+
+_BODY_FIELDS = ("headline", "headlines", "query", "inputs")
+
+
+def _exactly_one_schema(schema: dict[str, Any]) -> None:
+    """Say in the OpenAPI schema what the validator enforces: exactly one field, not null."""
+    for name in _BODY_FIELDS:
+        prop = schema["properties"][name]
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        prop.pop("default", None)
+        if len(options) == 1:
+            prop.update(options[0])
+        elif options:
+            prop["anyOf"] = options
+    schema["oneOf"] = [{"required": [name]} for name in _BODY_FIELDS]
+    schema["minProperties"] = schema["maxProperties"] = 1
 
 
 class OriginalQuery(BaseModel):
@@ -27,10 +63,7 @@ class OriginalQuery(BaseModel):
 class ClassifyRequest(BaseModel):
     """Exactly one of `headline`, `headlines`, `query.headline` or `inputs`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"headline": "Nokia shares jump after record quarterly profit"},
-                     {"headlines": ["Profit warning sends shares lower", "Board meets Monday"]},
-                     {"query": {"headline": "Company X misses revenue estimates"}}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_schema)
 
     headline: Headline | None = None
     headlines: HeadlineList | None = None
@@ -39,8 +72,10 @@ class ClassifyRequest(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ClassifyRequest:
-        given = [name for name in ("headline", "headlines", "query", "inputs")
-                 if getattr(self, name) is not None]
+        given = [name for name in _BODY_FIELDS if name in self.model_fields_set]
+        if any(getattr(self, name) is None for name in given):
+            raise ValueError(f"{', '.join(n for n in given if getattr(self, n) is None)} "
+                             "may not be null")
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of 'headline', 'headlines' "

@@ -62,8 +62,25 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
         stops.append(scheduler.stop)
     stops.append(services.close)
     stops.append(store.close)
-    app = create_app(services, lifespan_hooks=starts, shutdown_hooks=stops)
+    app = create_app(services, lifespan_hooks=starts, shutdown_hooks=stops,
+                     max_body_bytes=settings.max_body_bytes, api_key=settings.api_key)
     return app
+
+
+def check_exposure(host: str, settings: Settings, *, insecure: bool = False) -> None:
+    """Refuse to serve beyond this machine without an API key, unless told to."""
+    import ipaddress
+
+    from core.errors import ConfigError
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not settings.api_key and not insecure:
+        raise ConfigError(f"--host {host} exposes the API beyond this machine without "
+                          "authentication: set NEWSIG_API_KEY (16+ characters) or pass "
+                          "--insecure")
 
 
 def serving_workers(settings: Settings) -> int:

@@ -38,3 +38,8 @@ class StoreError(NewsSignalsError):
 
 class StoreUnavailableError(StoreError):
     """The store is temporarily unavailable (locked, throttled): retry later."""
+
+
+class ItemRejectedError(StoreError):
+    """The store can never hold this one item (too large, invalid): retrying cannot help,
+    so it is reported as rejected instead of being kept pending forever."""

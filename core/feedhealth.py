@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from core.models import FeedConfig, FeedState
+from core.text import redact_url
 
 
 class FeedHealth(BaseModel):
@@ -41,6 +42,7 @@ def feed_health(feeds: Sequence[FeedConfig],
 
 def _health(feed_id: str, name: str | None, url: str | None, configured: bool,
             st: FeedState | None) -> FeedHealth:
+    url = redact_url(url)
     if st is None or st.last_attempt_at is None:
         return FeedHealth(id=feed_id, name=name, url=url, configured=configured,
                           status="never_polled")

@@ -6,15 +6,22 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.names import LABELS
+from core.names import (
+    LABELS,
+    MAX_GUID_CHARS,
+    MAX_LINK_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TICKERS_PER_SIGNAL,
+)
 from core.text import (
     make_link_key,
     make_signal_id,
     make_story_id,
     normalise_text,
     normalise_tickers,
+    stable_hash,
 )
 
 
@@ -120,6 +127,27 @@ class Article(ArticleFields):
     def _norm_tickers(cls, v: list[str]) -> list[str]:
         return normalise_tickers(v)
 
+    @model_validator(mode="after")
+    def _fit(self) -> Article:
+        """Cut what no store could hold, and say so in `flags`."""
+        flags = list(self.flags)
+        if len(self.tickers) > MAX_TICKERS_PER_SIGNAL:
+            object.__setattr__(self, "tickers", self.tickers[:MAX_TICKERS_PER_SIGNAL])
+            flags.append("tickers_capped")
+        if self.summary and len(self.summary) > MAX_SUMMARY_CHARS:
+            object.__setattr__(self, "summary", self.summary[:MAX_SUMMARY_CHARS - 1] + "…")
+            flags.append("summary_truncated")
+        if self.link and len(self.link) > MAX_LINK_CHARS:
+            object.__setattr__(self, "link", None)
+            flags.append("link_dropped")
+        if self.guid and len(self.guid) > MAX_GUID_CHARS:
+            short = self.guid[:MAX_GUID_CHARS - 17] + "#" + stable_hash(self.guid, length=16)
+            object.__setattr__(self, "guid", short)
+            flags.append("guid_shortened")
+        if flags != self.flags:
+            object.__setattr__(self, "flags", list(dict.fromkeys(flags)))
+        return self
+
     @property
     def signal_id(self) -> str:
         return make_signal_id(self.source_id, self.guid, self.link, self.title)
@@ -203,6 +231,8 @@ class PutResult(BaseModel):
     failed: list[str] = Field(default_factory=list)
     error: str | None = None
     retryable: bool = True
+    #: signal_id -> why the store can never hold it (not retried, not pending).
+    rejected: dict[str, str] = Field(default_factory=dict)
 
 
 class SignalPage(BaseModel):

@@ -44,6 +44,12 @@ STACK_NAME: Final = "NewsSignals"
 MAX_HEADLINE_CHARS: Final = 1000
 #: Most headlines in one POST /classify.
 MAX_HEADLINES_PER_REQUEST: Final = 64
+#: What one stored signal may carry, so that every backend can hold it (a DynamoDB item is
+#: at most 400 KB and a transaction at most 100 items): more is cut and flagged.
+MAX_TICKERS_PER_SIGNAL: Final = 20
+MAX_SUMMARY_CHARS: Final = 2000
+MAX_LINK_CHARS: Final = 2048
+MAX_GUID_CHARS: Final = 512
 
 # --- Environment -------------------------------------------------------------------
 ENV_PREFIX: Final = "NEWSIG_"

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from core.errors import InvalidInputError
-from core.models import as_utc
 from core.text import normalise_ticker
+from core.timeutil import TIMESTAMP_PATTERN, parse_timestamp
 
 MAX_PAGE = 1000
+#: ISO 8601, naive = UTC, years 1000-9999 (core.timeutil.parse_timestamp).
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 
 
 class TimeRange(BaseModel):
-
-    source: str | None = Field(default=None, description="feed id")
-    ticker: str | None = Field(default=None, description="e.g. AAPL or $AAPL")
-    since: datetime | None = Field(default=None, description="inclusive; naive times are UTC")
-    until: datetime | None = Field(default=None, description="exclusive; naive times are UTC")
-
-    @field_validator("since", "until")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        return as_utc(v) if v is not None else None
+    source: str | None = Field(default=None, max_length=200, description="feed id")
+    ticker: str | None = Field(default=None, max_length=50, description="e.g. AAPL or $AAPL")
+    since: Timestamp | None = Field(default=None, description="inclusive; ISO 8601, naive = UTC",
+                                    json_schema_extra={"pattern": TIMESTAMP_PATTERN})
+    until: Timestamp | None = Field(default=None, description="exclusive; ISO 8601, naive = UTC",
+                                    json_schema_extra={"pattern": TIMESTAMP_PATTERN})
 
     @field_validator("ticker")
     @classmethod
@@ -40,7 +38,8 @@ class TimeRange(BaseModel):
 
 class SignalsQuery(TimeRange):
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    cursor: str | None = Field(default=None, max_length=2048,
+                               description="next_cursor of the previous page")
     distinct: Literal["story"] | None = Field(
         default=None, description="'story': each story once, at its earliest sighting")
 
@@ -62,7 +61,8 @@ def parse_bucket(value: str) -> int:
 
 
 class SummaryQuery(TimeRange):
-    bucket: str = Field(default="1h", description="bucket width: 300, 5m, 1h, 1d ...")
+    bucket: str = Field(default="1h", max_length=32,
+                        description="bucket width: 300, 5m, 1h, 1d ...")
 
     @field_validator("bucket")
     @classmethod

@@ -34,12 +34,20 @@ from core.queries import SignalsQuery, SummaryQuery
 from core.retry import RetryPolicy
 
 
+class RejectedItem(BaseModel):
+    signal_id: str
+    title: str
+    reason: str
+
+
 class RecordResult(BaseModel):
     """What became of a batch of articles."""
 
     written: int = 0
     duplicates: int = 0
     pending: int = 0
+    #: Items the store can never hold (reported, not retried, not pending).
+    rejected: list[RejectedItem] = Field(default_factory=list)
     labels: dict[str, int] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
     classify_s: float = 0.0
@@ -173,6 +181,9 @@ class SignalService:
                                 retryable=isinstance(exc, self.retry.retry_on))
             result.written += put.written
             result.duplicates += put.duplicates
+            result.rejected += [RejectedItem(signal_id=s.signal_id, title=s.title[:120],
+                                             reason=put.rejected[s.signal_id][:300])
+                                for s in todo if s.signal_id in put.rejected]
             failed = set(put.failed)
             if not put.duplicates:  # exact per-label counts (a racing writer makes them vague)
                 for sig in todo:

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     #: Headlines classified and written together during ingestion.
     classify_chunk: int = Field(default=256, ge=1, le=4096)
+    #: Largest request body the API reads, in bytes (413 above it).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: If set, every API call needs it (X-API-Key or Authorization: Bearer); required to
+    #: serve on a non-loopback address unless `newsig serve --insecure`.
+    api_key: str | None = Field(default=None, min_length=16, repr=False)
     sagemaker_endpoint: str | None = None
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.
@@ -50,6 +55,9 @@ class Settings(BaseSettings):
     ingest_interval: float = Field(default=300.0, gt=0)
     #: Per-feed HTTP timeout in seconds.
     fetch_timeout: float = Field(default=10.0, gt=0)
+    #: Let feed fetches reach loopback and private addresses even when the feed URL is
+    #: public (redirects included). Link-local / metadata addresses stay refused.
+    fetch_allow_private: bool = False
     #: Largest feed body accepted, in bytes.
     max_feed_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     #: Feeds fetched at once.

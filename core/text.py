@@ -116,3 +116,38 @@ def normalise_ticker(value: str) -> str:
 def normalise_tickers(values: Iterable[str]) -> list[str]:
     """Normalised, empties dropped, first occurrence kept, order kept."""
     return list(dict.fromkeys(t for t in map(normalise_ticker, values) if t))
+
+
+_SECRET_PARAM = re.compile(r"(key|token|secret|password|passwd|pwd|sig|signature|auth|"
+                           r"credential|session|apikey)", re.IGNORECASE)
+
+
+def redact_url(url: str | None) -> str | None:
+    """The URL without credentials: user:password@ and secret-looking query values become
+    ***, so feed health can be shown without leaking what the feed URL carries."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rpartition("@")[2]
+        query = [(k, "***" if _SECRET_PARAM.search(k) else v)
+                 for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"),
+                           parts.fragment))
+    except ValueError:
+        return "(unparseable URL)"
+
+
+#: One character that shows: not whitespace, not a control, not an invisible format character
+#: (zero-width spaces and joiners, bidi marks, word joiner, BOM). The API
+#: publishes this same pattern in its OpenAPI schema, so the contract and the check agree.
+VISIBLE_CHAR = (r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u2028-\u202f"
+                r"\u205f-\u206f\u3000\ufeff]")
+_VISIBLE = re.compile(VISIBLE_CHAR)
+
+
+def has_visible_text(text: str) -> bool:
+    """False for text made only of spaces and invisible characters (zero-width, controls)."""
+    return _VISIBLE.search(text) is not None

@@ -1,4 +1,5 @@
-"""The local dashboard: one page and its assets, served by the API app itself (no CDN)."""
+"""The local dashboard and the API docs: pages and assets served by the API app itself (no
+CDN), so both work offline and under a strict Content-Security-Policy (no inline scripts)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,25 @@ def mount_dashboard(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>News Signals API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/static/docs-init.js"></script></body></html>
+"""
+
+
+def mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package's files (Apache-2.0)."""
+    import swagger_ui_bundle
+    from fastapi.responses import HTMLResponse
+
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)

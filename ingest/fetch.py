@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
+
+from ingest.netguard import (
+    BlockedAddress,
+    FetchPolicy,
+    GuardedBackend,
+    reset_policy,
+    url_host_kind,
+    use_policy,
+)
 
 USER_AGENT = "news-signals/0.1 (+https://github.com/news-signals/news-signals)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, "
@@ -35,20 +45,49 @@ class FetchResult:
 
 
 def make_client(timeout: float, *, max_connections: int = 64) -> httpx.Client:
+    """A client whose connections obey the fetch policy (ingest.netguard): one deadline per
+    feed, and no connection to addresses the policy refuses, redirects included."""
+    limits = httpx.Limits(max_connections=max_connections,
+                          max_keepalive_connections=max_connections)
+    transport = httpx.HTTPTransport(limits=limits, retries=0)
+    pool = getattr(transport, "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):  # pragma: no cover
+        raise RuntimeError("httpx/httpcore changed: cannot install the feed network guard")
+    pool._network_backend = GuardedBackend()
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-        limits=httpx.Limits(max_connections=max_connections,
-                            max_keepalive_connections=max_connections),
+        transport=transport,
     )
 
 
+def policy_for(url: str, timeout: float, *, allow_private: bool = False) -> FetchPolicy:
+    """Loopback and private addresses are reachable only if the configured URL itself is
+    one (or `allow_private`); link-local and metadata addresses never."""
+    kind = url_host_kind(urlsplit(url).hostname or "")
+    return FetchPolicy(deadline=time.monotonic() + timeout,
+                       allow_loopback=allow_private or kind == "loopback",
+                       allow_private=allow_private or kind in ("loopback", "private"))
+
+
 def fetch_feed(client: httpx.Client, url: str, *, max_bytes: int, timeout: float,
-               etag: str | None = None, last_modified: str | None = None) -> FetchResult:
-    """The feed body (or a 304), or FetchError naming why not."""
-    deadline = time.monotonic() + timeout
+               etag: str | None = None, last_modified: str | None = None,
+               allow_private: bool = False) -> FetchResult:
+    """The feed body (or a 304), or FetchError naming why not. `timeout` bounds the whole
+    fetch: connecting, TLS, headers and body together."""
+    policy = policy_for(url, timeout, allow_private=allow_private)
+    token = use_policy(policy)
+    try:
+        return _fetch(client, url, max_bytes=max_bytes, timeout=timeout, etag=etag,
+                      last_modified=last_modified, deadline=policy.deadline)
+    finally:
+        reset_policy(token)
+
+
+def _fetch(client: httpx.Client, url: str, *, max_bytes: int, timeout: float,
+           etag: str | None, last_modified: str | None, deadline: float) -> FetchResult:
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -84,6 +123,8 @@ def fetch_feed(client: httpx.Client, url: str, *, max_bytes: int, timeout: float
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out after {timeout:g}s ({type(exc).__name__})") from exc
     except httpx.ConnectError as exc:
+        if isinstance(exc.__cause__, BlockedAddress) or "refused to connect to" in str(exc):
+            raise FetchError(f"blocked: {exc}") from exc
         raise FetchError(f"connection failed: {exc or type(exc).__name__}") from exc
     except httpx.RemoteProtocolError as exc:
         raise FetchError(f"connection broke off: {exc}") from exc

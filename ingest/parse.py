@@ -16,7 +16,7 @@ __all__ = ["ParseError", "ParsedFeed", "cashtags", "check_body", "parse_feed"]
 
 MAX_TITLE_CHARS = 1000
 FUTURE_SKEW = timedelta(minutes=15)
-_ENTITY_SCAN_BYTES = 64 * 1024
+_ENTITY_DECL = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
 _ROOT_CLOSE = re.compile(rb"</(?:[\w-]+:)?(?:rss|feed|RDF)\s*>\s*$")
 # "&" not starting a character or entity reference: "S&P 500", "M&A", "AT&T" in headlines.
 _BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]{1,31};)")
@@ -39,8 +39,52 @@ class ParsedFeed:
         self.truncated = truncated
 
 
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+         (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"),
+         (b"\xfe\xff", "utf-16-be"))
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]{1,40})", re.IGNORECASE)
+_DECL = re.compile(rb"^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*[\"'][^\"']*[\"']")
+
+
+def _codec(name: str) -> str | None:
+    import codecs
+
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def to_utf8(body: bytes, content_type: str = "") -> bytes:
+    """The body as UTF-8, whatever it came in: BOM, then the XML declaration, then the HTTP
+    charset, then UTF-8; a declaration that lies falls back to Windows-1252. Checks and
+    escaping then run on text, never on UTF-16 or padded bytes they would misread, and the
+    declaration is rewritten so the parser reads UTF-8 too."""
+    encoding: str | None = None
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            body, encoding = body[len(bom):], name
+            break
+    if encoding is None and body[:4] in (b"<\x00?\x00", b"<\x00\x00\x00"):
+        encoding = "utf-16-le" if body[:4] == b"<\x00?\x00" else "utf-32-le"
+    if encoding is None and body[:4] in (b"\x00<\x00?", b"\x00\x00\x00<"):
+        encoding = "utf-16-be" if body[:4] == b"\x00<\x00?" else "utf-32-be"
+    if encoding is None:
+        declared = _XML_ENCODING.match(body[:512])
+        charset = _CHARSET.search(content_type)
+        encoding = (declared and _codec(declared.group(1).decode("ascii"))) or (
+            charset and _codec(charset.group(1))) or "utf-8"
+    try:
+        text = body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        text = body.decode("cp1252", errors="replace")
+    return _DECL.sub(rb"\1", text.encode("utf-8"), count=1)
+
+
 def check_body(body: bytes, content_type: str = "") -> None:
-    """Refuse bodies that are not feeds (HTML, JSON, empty) or declare DTD entities."""
+    """Refuse bodies that are not feeds (HTML, JSON, empty) or declare DTD entities.
+    `body` is UTF-8 (to_utf8): the entity check reads all of it, padding or not."""
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     ctype = content_type.lower()
     if not head:
@@ -51,7 +95,7 @@ def check_body(body: bytes, content_type: str = "") -> None:
     if head.startswith((b"<!doctype html", b"<html")) or (
             "html" in ctype and not looks_like_feed):
         raise ParseError("HTML page, not an RSS or Atom feed")
-    if b"<!entity" in body[:_ENTITY_SCAN_BYTES].lower():
+    if _ENTITY_DECL.search(body):
         # Entity declarations have no business in a news feed; they are how billion-laughs
         # and external-entity attacks start, so the whole body is refused before parsing.
         raise ParseError("feed declares DTD entities: refused (entity-expansion protection)")
@@ -80,6 +124,7 @@ def parse_feed(source_id: str, content: bytes, *, tickers: tuple[str, ...] = (),
                now: datetime | None = None) -> ParsedFeed:
     """Articles of one feed. Entries without a title are skipped and counted; if the XML is
     cut off, the last (possibly incomplete) entry is dropped and `truncated` is set."""
+    content = to_utf8(content, content_type)
     check_body(content, content_type)
     content = escape_bare_ampersands(content)
     parsed = feedparser.parse(content)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import StoreError
 from core.models import FeedConfig, FeedState, utcnow
-from core.service import SignalService
+from core.service import RejectedItem, SignalService
 from core.settings import Settings
 from ingest.fetch import FetchError, FetchResult, fetch_feed, make_client
 from ingest.parse import ParseError, parse_feed
@@ -50,9 +50,14 @@ class FeedResult(BaseModel):
     signals_written: int = 0
     duplicates: int = 0
     pending: int = 0
+    rejected: int = 0
     truncated: bool = False
     error: str | None = None
     labels: dict[str, int] = Field(default_factory=dict)
+
+
+class RejectedFeedItem(RejectedItem):
+    feed: str
 
 
 class IngestSummary(BaseModel):
@@ -67,6 +72,9 @@ class IngestSummary(BaseModel):
     duplicates: int = 0
     skipped_no_title: int = 0
     pending: int = 0
+    #: Items a store can never hold: reported here, neither retried nor kept pending (a pass
+    #: whose only problems are rejected items succeeds).
+    rejected: list[RejectedFeedItem] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     duration_s: float = 0.0
     classify_s: float = 0.0
@@ -92,7 +100,9 @@ class Ingestor:
                  run_timeout: float = 300.0, backoff_base: float = 60.0,
                  backoff_cap: float = 3600.0, interval: float | None = None,
                  ticker_table: TickerTable | None = None, client: httpx.Client | None = None,
+                 allow_private: bool = False,
                  clock: Callable[[], datetime] = utcnow) -> None:
+        self.allow_private = allow_private
         self.service = service
         self.store = service.store
         self.timeout = timeout
@@ -116,7 +126,8 @@ class Ingestor:
             "concurrency": settings.fetch_concurrency,
             "run_timeout": settings.ingest_run_timeout,
             "backoff_base": settings.backoff_base, "backoff_cap": settings.backoff_cap,
-            "interval": settings.ingest_interval, "ticker_table": table}
+            "interval": settings.ingest_interval, "ticker_table": table,
+            "allow_private": settings.fetch_allow_private}
         kwargs.update(overrides)
         return cls(service, **kwargs)  # type: ignore[arg-type]
 
@@ -126,6 +137,7 @@ class Ingestor:
         same_url = state.url == feed.url
         try:
             result = fetch_feed(client, feed.url, max_bytes=self.max_bytes, timeout=self.timeout,
+                                allow_private=self.allow_private,
                                 etag=state.etag if same_url else None,
                                 last_modified=state.last_modified if same_url else None)
             return _Fetched(feed, result=result, status=result.status)
@@ -244,6 +256,9 @@ class Ingestor:
         res.signals_written = recorded.written
         res.duplicates = recorded.duplicates
         res.pending = recorded.pending
+        res.rejected = len(recorded.rejected)
+        summary.rejected += [RejectedFeedItem(feed=feed.id, **r.model_dump())
+                             for r in recorded.rejected]
         res.labels = recorded.labels
         summary.classify_s = round(summary.classify_s + recorded.classify_s, 4)
         summary.errors += [f"{feed.id}: {e}" for e in recorded.errors]
@@ -269,8 +284,6 @@ class Ingestor:
         update: dict[str, object] = {
             "last_success_at": state.last_attempt_at, "last_error": None,
             "consecutive_failures": 0,
-            "items_seen": state.items_seen + res.entries_seen,
-            "signals_written": state.signals_written + res.signals_written,
             "next_attempt_at": state.last_attempt_at + timedelta(seconds=self.interval)
             if self.interval and state.last_attempt_at else None,
         }
@@ -279,6 +292,10 @@ class Ingestor:
         else:  # fetch it in full next time, so nothing pending hides behind a 304
             update.update(etag=None, last_modified=None)
         self._save(state.model_copy(update=update), summary)
+        try:
+            self.store.add_items_seen(state.feed_id, res.entries_seen)
+        except StoreError as exc:
+            summary.errors.append(f"{state.feed_id}: items-seen count not saved: {exc}")
 
     def _save(self, state: FeedState, summary: IngestSummary) -> None:
         try:

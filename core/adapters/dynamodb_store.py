@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from typing import Any, TypeVar
 
 from core.adapters.common import fold_buckets, unique_batch
 from core.cursor import decode_cursor, encode_cursor, query_fingerprint
-from core.errors import InvalidInputError, StoreError, StoreUnavailableError
+from core.errors import InvalidInputError, ItemRejectedError, StoreError, StoreUnavailableError
 from core.models import FeedState, PutResult, Signal, SignalPage, SummaryBucket
 from core.names import (
     GSI_BY_SOURCE,
@@ -138,6 +139,11 @@ class DynamoDBSignalStore:
             if code == "TransactionCanceledException" and reasons[:1] == [
                     "ConditionalCheckFailed"]:
                 return False
+            if code == "ValidationException" or (code == "TransactionCanceledException" and
+                                                 "ValidationError" in reasons):
+                raise ItemRejectedError(f"DynamoDB cannot hold this signal: "
+                                        f"{exc.response.get('Error', {}).get('Message', code)}"
+                                        ) from exc
             if code == "TransactionCanceledException" and set(reasons) & _TRANSIENT_CANCEL:
                 # botocore does not retry cancellations: the use case's policy will.
                 raise StoreUnavailableError(f"DynamoDB write on {self.table} cancelled: "
@@ -184,14 +190,22 @@ class DynamoDBSignalStore:
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batch)))) as ex:
             outcomes = list(ex.map(attempt, batch))
-        errors = [o for o in outcomes if isinstance(o, StoreError)]
+        rejected = {s.signal_id: str(o) for s, o in zip(batch, outcomes, strict=True)
+                    if isinstance(o, ItemRejectedError)}
+        errors = [o for o in outcomes if isinstance(o, StoreError)
+                  and not isinstance(o, ItemRejectedError)]
         written = sum(1 for o in outcomes if o is True)
+        per_source = Counter(s.source_id for s, o in zip(batch, outcomes, strict=True)
+                             if o is True)
+        for source, n in per_source.items():  # an atomic increment, never read-modify-write
+            self._add_counter(source, "signals_written", n)
         return PutResult(
             written=written, duplicates=sum(1 for o in outcomes if o is False) + repeats,
             failed=[s.signal_id for s, o in zip(batch, outcomes, strict=True)
-                    if isinstance(o, StoreError)],
+                    if isinstance(o, StoreError) and not isinstance(o, ItemRejectedError)],
             error=str(errors[0]) if errors else None,
-            retryable=all(isinstance(e, StoreUnavailableError) for e in errors))
+            retryable=all(isinstance(e, StoreUnavailableError) for e in errors),
+            rejected=rejected)
 
     def _batch_get(self, keys: list[dict[str, Any]], projection: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -383,16 +397,36 @@ class DynamoDBSignalStore:
             resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
                               "query")
             for item in resp.get("Items", []):
-                st = FeedState.model_validate_json(item["doc"]["S"])
-                states[st.feed_id] = st
+                feed_id = item[SK]["S"]
+                st = (FeedState.model_validate_json(item["doc"]["S"]) if "doc" in item
+                      else FeedState(feed_id=feed_id))
+                states[feed_id] = st.model_copy(update={
+                    "items_seen": int(item.get("items_seen", {}).get("N", 0)),
+                    "signals_written": int(item.get("signals_written", {}).get("N", 0))})
             start = resp.get("LastEvaluatedKey")
             if not start:
                 return states
 
     def put_feed_state(self, state: FeedState) -> None:
-        self._call(lambda: self.client.put_item(
-            TableName=self.table, Item={PK: _s("FEED"), SK: _s(state.feed_id),
-                                        "doc": _s(state.model_dump_json())}), "write")
+        """The state document; counters only start from it (if_not_exists), then change by
+        ADD alone."""
+        self._call(lambda: self.client.update_item(
+            TableName=self.table, Key={PK: _s("FEED"), SK: _s(state.feed_id)},
+            UpdateExpression="SET doc = :doc, items_seen = if_not_exists(items_seen, :i), "
+                             "signals_written = if_not_exists(signals_written, :w)",
+            ExpressionAttributeValues={":doc": _s(state.model_dump_json()),
+                                       ":i": {"N": str(state.items_seen)},
+                                       ":w": {"N": str(state.signals_written)}}), "write")
+
+    def _add_counter(self, feed_id: str, name: str, n: int) -> None:
+        self._call(lambda: self.client.update_item(
+            TableName=self.table, Key={PK: _s("FEED"), SK: _s(feed_id)},
+            UpdateExpression="ADD #c :n", ExpressionAttributeNames={"#c": name},
+            ExpressionAttributeValues={":n": {"N": str(n)}}), "write")
+
+    def add_items_seen(self, feed_id: str, n: int) -> None:
+        if n > 0:
+            self._add_counter(feed_id, "items_seen", n)
 
     def health(self) -> dict[str, object]:
         resp = self._call(lambda: self.client.describe_table(TableName=self.table),

@@ -1,10 +1,17 @@
-"""SQLite signal store: one file, WAL, a schema version table, one connection per thread."""
+"""SQLite signal store: one file, WAL, a schema version table, a bounded connection pool.
+
+Connections are borrowed from a pool for one operation and given back: at most `pool_size`
+exist at any time, however many threads a server creates and retires (one connection per
+thread, never closed, grew to hundreds of descriptors on a server left running). A borrower
+waits for a free connection up to the busy timeout, like a writer waits for the lock."""
 
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -18,7 +25,7 @@ from core.models import FeedState, Probabilities, PutResult, Signal, SignalPage,
 from core.text import make_link_key, normalise_ticker
 from core.timeutil import from_iso, to_iso
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -51,7 +58,9 @@ CREATE TABLE IF NOT EXISTS signal_tickers (
 );
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_id        TEXT PRIMARY KEY,
-    state          TEXT NOT NULL
+    state          TEXT NOT NULL,
+    items_seen     INTEGER NOT NULL DEFAULT 0,
+    signals_written INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -100,18 +109,21 @@ def _signal(row: sqlite3.Row) -> Signal:
 class SQLiteSignalStore:
     """Signals in one SQLite file (WAL). Safe for many threads: one connection each."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0,
+                 pool_size: int = 4) -> None:
         self.path = Path(path)
         self._busy_timeout_s = busy_timeout_s
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue(maxsize=pool_size)
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._open = 0
+        self._open_lock = threading.Lock()
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create folder for {self.path}: {exc}") from exc
-        with self._translate():
-            self._conn().executescript(_SCHEMA)  # idempotent; commits on its own
+        with self._translate(), self._conn() as conn:
+            conn.executescript(_SCHEMA)  # idempotent; commits on its own
         with self._translate(), self._write() as conn:
             row = conn.execute("SELECT version FROM schema_version").fetchone()
             if row is None:
@@ -121,26 +133,66 @@ class SQLiteSignalStore:
                                  f"code's {SCHEMA_VERSION}: upgrade news-signals")
             elif row[0] < SCHEMA_VERSION:
                 _migrate(conn, row[0])
-        with self._translate():
-            self._conn().executescript(_INDEXES)
+        with self._translate(), self._conn() as conn:
+            conn.executescript(_INDEXES)
 
     # -- connections ---------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s,
-                                       isolation_level=None, check_same_thread=False)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open {self.path}: {exc}") from exc
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._conns_lock:
-                self._conns.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        with self._open_lock:
+            self._open += 1
         return conn
+
+    def _discard(self, conn: sqlite3.Connection) -> None:
+        with suppress(sqlite3.Error):
+            conn.close()
+        with self._open_lock:
+            self._open -= 1
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation: an idle one if there is one, else a new one;
+        given back afterwards, or closed if the pool is full (or the store closed)."""
+        if not self._slots.acquire(timeout=self._busy_timeout_s):
+            raise StoreUnavailableError(f"signal store {self.path}: no free connection "
+                                        f"after {self._busy_timeout_s:g}s")
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # never hand back a connection mid-transaction
+                    self._discard(conn)
+                    raise
+                self._give_back(conn)
+                raise
+            self._give_back(conn)
+        finally:
+            self._slots.release()
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if self._closed:
+            self._discard(conn)
+            return
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            self._discard(conn)
+
+    @property
+    def open_connections(self) -> int:
+        return self._open
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
@@ -155,44 +207,55 @@ class SQLiteSignalStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._conn() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- SignalStore -----------------------------------------------------------------
     def put_many(self, signals: Iterable[Signal]) -> PutResult:
+        """One transaction: the new signals, their ticker rows, and each feed's
+        signals_written count (so the count is exact even if the process is killed)."""
         batch, repeats = unique_batch(signals)
         if not batch:
             return PutResult(written=0, duplicates=repeats)
-        rows = [_row(s) for s in batch]
-        tickers = [(t, s.signal_id, to_iso(s.first_seen_at)) for s in batch for t in s.tickers]
         placeholders = ", ".join("?" * len(_COLUMNS))
         with self._translate(), self._write() as conn:
-            cur = conn.executemany(
+            present = self._present(conn, "signal_id", [s.signal_id for s in batch])
+            new = [s for s in batch if s.signal_id not in present]
+            conn.executemany(
                 f"INSERT OR IGNORE INTO signals ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
-                rows)
-            written = max(cur.rowcount, 0)
-            if tickers:
-                conn.executemany("INSERT OR IGNORE INTO signal_tickers (ticker, signal_id, "
-                                 "first_seen_at) VALUES (?, ?, ?)", tickers)
-        return PutResult(written=written, duplicates=len(rows) - written + repeats)
+                [_row(s) for s in new])
+            conn.executemany("INSERT OR IGNORE INTO signal_tickers (ticker, signal_id, "
+                             "first_seen_at) VALUES (?, ?, ?)",
+                             [(t, s.signal_id, to_iso(s.first_seen_at))
+                              for s in new for t in s.tickers])
+            conn.executemany(
+                "INSERT INTO feed_state (feed_id, state, signals_written) VALUES (?, ?, ?) "
+                "ON CONFLICT (feed_id) DO UPDATE SET signals_written = signals_written + "
+                "excluded.signals_written",
+                [(src, FeedState(feed_id=src).model_dump_json(), n)
+                 for src, n in Counter(s.source_id for s in new).items()])
+        return PutResult(written=len(new), duplicates=len(batch) - len(new) + repeats)
+
+    @staticmethod
+    def _present(conn: sqlite3.Connection, column: str, values: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(values), _MAX_PARAMS):
+            chunk = values[i:i + _MAX_PARAMS]
+            q = (f"SELECT DISTINCT {column} FROM signals WHERE {column} IN "
+                 f"({','.join('?' * len(chunk))})")
+            found.update(r[0] for r in conn.execute(q, chunk))
+        return found
 
     def _existing(self, column: str, values: Iterable[str]) -> set[str]:
         wanted = [v for v in dict.fromkeys(values) if v]
-        found: set[str] = set()
-        with self._translate():
-            conn = self._conn()
-            for i in range(0, len(wanted), _MAX_PARAMS):
-                chunk = wanted[i:i + _MAX_PARAMS]
-                marks = ",".join("?" * len(chunk))
-                q = f"SELECT DISTINCT {column} FROM signals WHERE {column} IN ({marks})"
-                found.update(r[0] for r in conn.execute(q, chunk))
-        return found
+        with self._translate(), self._conn() as conn:
+            return self._present(conn, column, wanted)
 
     def existing_ids(self, signal_ids: Iterable[str]) -> set[str]:
         return self._existing("signal_id", signal_ids)
@@ -201,8 +264,8 @@ class SQLiteSignalStore:
         return self._existing("link_key", link_keys)
 
     def get(self, signal_id: str) -> Signal | None:
-        with self._translate():
-            row = self._conn().execute(
+        with self._translate(), self._conn() as conn:
+            row = conn.execute(
                 f"SELECT {_SELECT} FROM signals s WHERE s.signal_id = ?", (signal_id,)).fetchone()
         return _signal(row) if row else None
 
@@ -250,8 +313,8 @@ class SQLiteSignalStore:
             params += [seen, seen, sid]
         sql = (f"SELECT {_SELECT} FROM {table} WHERE {where} "
                "ORDER BY s.first_seen_at DESC, s.signal_id DESC LIMIT ?")
-        with self._translate():
-            rows = self._conn().execute(sql, [*params, limit + 1]).fetchall()
+        with self._translate(), self._conn() as conn:
+            rows = conn.execute(sql, [*params, limit + 1]).fetchall()
         items = [_signal(r) for r in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -271,34 +334,49 @@ class SQLiteSignalStore:
         sql = (f"SELECT (CAST(strftime('%s', substr(s.first_seen_at, 1, 19)) AS INTEGER) / ?) "
                f"* ? AS bucket, s.label AS label, COUNT(*) AS n, SUM(s.score) AS total "
                f"FROM {table} WHERE {where} GROUP BY bucket, s.label ORDER BY bucket")
-        with self._translate():
-            rows = self._conn().execute(sql, [bucket_seconds, bucket_seconds, *params]).fetchall()
+        with self._translate(), self._conn() as conn:
+            rows = conn.execute(sql, [bucket_seconds, bucket_seconds, *params]).fetchall()
         return fold_buckets((r["bucket"], r["label"], r["n"], r["total"]) for r in rows)
 
     def get_feed_states(self) -> dict[str, FeedState]:
-        with self._translate():
-            rows = self._conn().execute("SELECT state FROM feed_state").fetchall()
-        states = [FeedState.model_validate_json(r[0]) for r in rows]
+        with self._translate(), self._conn() as conn:
+            rows = conn.execute("SELECT state, items_seen, signals_written FROM feed_state"
+                                ).fetchall()
+        states = [FeedState.model_validate_json(r[0]).model_copy(update={
+            "items_seen": r[1], "signals_written": r[2]}) for r in rows]
         return {st.feed_id: st for st in states}
 
     def put_feed_state(self, state: FeedState) -> None:
         with self._translate(), self._write() as conn:
-            conn.execute("INSERT INTO feed_state (feed_id, state) VALUES (?, ?) ON CONFLICT "
-                         "(feed_id) DO UPDATE SET state = excluded.state",
-                         (state.feed_id, state.model_dump_json()))
+            conn.execute("INSERT INTO feed_state (feed_id, state, items_seen, signals_written) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (feed_id) DO UPDATE SET "
+                         "state = excluded.state",
+                         (state.feed_id, state.model_dump_json(), state.items_seen,
+                          state.signals_written))
+
+    def add_items_seen(self, feed_id: str, n: int) -> None:
+        if n <= 0:
+            return
+        with self._translate(), self._write() as conn:
+            conn.execute("INSERT INTO feed_state (feed_id, state, items_seen) VALUES (?, ?, ?) "
+                         "ON CONFLICT (feed_id) DO UPDATE SET items_seen = items_seen + "
+                         "excluded.items_seen",
+                         (feed_id, FeedState(feed_id=feed_id).model_dump_json(), n))
 
     def health(self) -> dict[str, object]:
-        with self._translate():
-            n = self._conn().execute("SELECT COUNT(*) FROM signals").fetchone()[0]
-        return {"backend": "sqlite", "path": str(self.path), "signals": n, "ok": True}
+        with self._translate(), self._conn() as conn:
+            n = conn.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
+        return {"backend": "sqlite", "file": self.path.name, "signals": n, "ok": True}
 
     def close(self) -> None:
-        with self._conns_lock:
-            for conn in self._conns:
-                with suppress(sqlite3.Error):
-                    conn.close()
-            self._conns.clear()
-        self._local = threading.local()
+        """Close every idle connection; borrowed ones are closed when given back."""
+        self._closed = True
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            self._discard(conn)
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
@@ -309,4 +387,14 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         rows = conn.execute("SELECT signal_id, source_id, link FROM signals").fetchall()
         conn.executemany("UPDATE signals SET link_key = ? WHERE signal_id = ?",
                          [(make_link_key(r[1], r[2]), r[0]) for r in rows])
+    if version < 3:  # feed counters move out of the JSON, to be incremented in place
+        have = {r[1] for r in conn.execute("PRAGMA table_info(feed_state)")}
+        for column in ("items_seen", "signals_written"):
+            if column not in have:
+                conn.execute(f"ALTER TABLE feed_state ADD COLUMN {column} INTEGER NOT NULL "
+                             "DEFAULT 0")
+        for feed_id, raw in conn.execute("SELECT feed_id, state FROM feed_state").fetchall():
+            st = FeedState.model_validate_json(raw)
+            conn.execute("UPDATE feed_state SET items_seen = ?, signals_written = ? "
+                         "WHERE feed_id = ?", (st.items_seen, st.signals_written, feed_id))
     conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))

@@ -5,8 +5,22 @@ const $ = (sel) => document.querySelector(sel);
 const LABELS = ["negative", "neutral", "positive"];
 const state = { signals: [], liveCount: 0 };
 
+// With NEWSIG_API_KEY set, open the page once as /#key=YOUR_KEY: the key is kept in this
+// browser's localStorage (never in the URL it then shows) and sent with every call.
+(function keepKey() {
+  const m = location.hash.match(/key=([^&]+)/);
+  if (m) {
+    localStorage.setItem("newsig-api-key", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname);
+  }
+})();
+const apiKey = () => localStorage.getItem("newsig-api-key");
+
 async function getJSON(url, options) {
-  const resp = await fetch(url, options);
+  const opts = Object.assign({}, options || {});
+  if (apiKey()) opts.headers = Object.assign({}, opts.headers || {}, { "x-api-key": apiKey() });
+  const resp = await fetch(url, opts);
+  if (resp.status === 401) throw new Error("401: this server needs its API key: open /#key=YOUR_KEY once");
   const body = await resp.json().catch(() => ({}));
   if (!resp.ok) {
     const detail = Array.isArray(body.detail) ? body.detail.map((d) => d.msg).join("; ") : resp.statusText;
@@ -200,7 +214,8 @@ function matchesFilters(s) {
 
 function connectStream() {
   const live = $("#live");
-  const es = new EventSource("/signals/stream");
+  const es = new EventSource(apiKey() ? `/signals/stream?api_key=${encodeURIComponent(apiKey())}`
+                                      : "/signals/stream");
   es.onopen = () => { live.textContent = "live: on"; live.className = "pill ok"; };
   es.onerror = () => { live.textContent = "live: reconnecting"; live.className = "pill"; };
   es.addEventListener("signal", (ev) => {

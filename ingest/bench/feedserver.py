@@ -25,6 +25,7 @@ class Route:
     conditional: bool = False  # send ETag + Last-Modified, answer 304 when they match
     location: str | None = None  # redirect target (status 301/302/307/308)
     chunked: bool = False  # stream with Transfer-Encoding: chunked (no Content-Length)
+    trickle_headers: float = 0.0  # seconds between header lines (a slow-loris server)
 
     @property
     def etag(self) -> str:
@@ -79,6 +80,9 @@ class FeedServer:
             if route.chunked:
                 self._send_chunked(req, route)
                 return
+            if route.trickle_headers:
+                self._send_trickled(req, route)
+                return
             self._send(req, route.status, route.body, route.content_type, headers)
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -95,6 +99,17 @@ class FeedServer:
         req.end_headers()
         if body:
             req.wfile.write(body)
+
+    @staticmethod
+    def _send_trickled(req: BaseHTTPRequestHandler, route: Route) -> None:
+        lines = [f"HTTP/1.1 {route.status} OK", f"Content-Type: {route.content_type}",
+                 *(f"X-Slow-{i}: {'x' * 10}" for i in range(200)),
+                 f"Content-Length: {len(route.body)}"]
+        for line in lines:
+            req.wfile.write(line.encode() + b"\r\n")
+            req.wfile.flush()
+            time.sleep(route.trickle_headers)
+        req.wfile.write(b"\r\n" + route.body)
 
     @staticmethod
     def _send_chunked(req: BaseHTTPRequestHandler, route: Route) -> None:

@@ -172,7 +172,10 @@ def test_classifier_outage_is_503(sqlite_store: SQLiteSignalStore) -> None:
 
     with TestClient(create_app(Services(sqlite_store, classifier=Down()))) as c:
         r = c.post("/classify", json={"headline": "x"})
-        assert r.status_code == 503 and "throttled" in r.text
+        assert r.status_code == 503 and "try again" in r.text
+        # The backend's own words stay in the log, under the request id the client got.
+        assert "throttled" not in r.text
+        assert r.json()["detail"][0]["request_id"] == r.headers["x-request-id"]
 
 
 def test_classify_workers_bound_concurrent_model_calls(sqlite_store: SQLiteSignalStore,

@@ -333,3 +333,15 @@ def test_protocol_commands_refuse_bad_arguments(args: tuple[str, ...], message: 
     r = run(*args, cwd=tmp_path)
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert not (tmp_path / "x").exists()  # nothing trained, nothing written
+
+
+def test_bench_soak_runs_a_real_server_and_reports_fds_and_rss(tiny_model_dir: Path,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    r = run("bench", "soak", "--model-dir", str(tiny_model_dir), "--duration", "9",
+            "--burst", "2", "--gap", "1", "--concurrency", "4", "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["server_errors"] == 0 and result["requests"]["200"] > 20
+    assert {s["phase"] for s in result["samples"]} == {"burst", "idle"}
+    assert all(s["fds"] > 0 and s["rss_mb"] > 0 for s in result["samples"])
+    assert r.returncode == (0 if result["flat_within_10_percent"] else 1)

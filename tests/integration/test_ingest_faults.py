@@ -414,6 +414,9 @@ def test_kill_mid_run_never_duplicates_or_loses(tiny_model_dir: Path, tmp_path: 
         assert len(ids) == len(set(ids)) == 1000
         assert before <= set(ids)
         assert len({(s.source_id, s.guid) for s in after}) == 1000
+        # Counted in the same transaction as the writes: exact despite the kill.
+        assert {k: v.signals_written for k, v in store.get_feed_states().items()} == {
+            f"k{i}": 50 for i in range(20)}
     finally:
         store.close()
 
@@ -444,10 +447,13 @@ def test_dynamodb_store_throttles_then_recovers(feed_server: FeedServer, make_in
     stub.add_response("transact_write_items", {})                   # second signal
     stub.add_response("put_item", {})                               # its story markers
     stub.add_response("put_item", {})
+    stub.add_response("update_item", {})                            # feed count +1
     stub.add_response("transact_write_items", {})                   # first signal, retried
     stub.add_response("put_item", {})
     stub.add_response("put_item", {})
-    stub.add_response("put_item", {})                               # feed state
+    stub.add_response("update_item", {})                            # feed count +1
+    stub.add_response("update_item", {})                            # feed state
+    stub.add_response("update_item", {})                            # items seen +2
     with stub:
         summary = make_ingestor(store=store).run_once(feeds)
         assert summary.errors == []

@@ -289,9 +289,10 @@ def test_sqlite_persists_across_reopen_and_uses_wal(tmp_path: Path) -> None:
     second = SQLiteSignalStore(path)
     assert len(second.query().items) == 1
     assert second.health()["signals"] == 1
-    assert second._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert second._conn().execute("SELECT version FROM schema_version").fetchone()[0] == (
-        SCHEMA_VERSION)
+    with second._conn() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == (
+            SCHEMA_VERSION)
     second.close()
 
 
@@ -306,6 +307,9 @@ CREATE TABLE signals (signal_id TEXT PRIMARY KEY, story_id TEXT NOT NULL, source
 INSERT INTO signals VALUES ('sig1', 'story1', 'feed-a', 'Old headline',
     'https://News.example/old?utm_source=x', 'g1', NULL, NULL, '2026-11-01T00:00:00.000000Z',
     '2026-11-01T00:00:01.000000Z', '[]', 'neutral', 0.1, 0.8, 0.1, 0.0, 'v0');
+CREATE TABLE feed_state (feed_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+INSERT INTO feed_state VALUES ('feed-a',
+    '{"feed_id": "feed-a", "items_seen": 12, "signals_written": 7}');
 """
 
 
@@ -320,5 +324,25 @@ def test_sqlite_migrates_a_version_1_file(tmp_path: Path) -> None:
     assert old is not None and old.title == "Old headline" and old.flags == []
     key = make_link_key("feed-a", "https://news.example/old")
     assert store.existing_link_keys([key]) == {key}
-    assert store._conn().execute("SELECT version FROM schema_version").fetchone()[0] == 2
+    with store._conn() as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.get_feed_states()["feed-a"].signals_written == 7  # counters kept
+    store.add_items_seen("feed-a", 5)
+    assert store.get_feed_states()["feed-a"].items_seen == 12 + 5
     store.close()
+
+
+def test_feed_counters_change_by_increments_only(store: SignalStore) -> None:
+    store.put_feed_state(FeedState(feed_id="feed-a", url="http://a/1"))
+    assert store.put_many([make_signal(i) for i in range(3)]).written == 3
+    assert store.put_many([make_signal(1), make_signal(9)]).written == 1  # one repeat
+    store.add_items_seen("feed-a", 4)
+    store.add_items_seen("feed-a", 1)
+    # A writer holding a stale state never overwrites what others counted.
+    store.put_feed_state(FeedState(feed_id="feed-a", url="http://a/2", items_seen=999,
+                                   signals_written=999))
+    st = store.get_feed_states()["feed-a"]
+    assert (st.items_seen, st.signals_written, st.url) == (5, 4, "http://a/2")
+    # A feed first seen through its signals has a state with its count.
+    store.put_many([make_signal(20, source="feed-b")])
+    assert store.get_feed_states()["feed-b"].signals_written == 1
