@@ -88,14 +88,19 @@ behaviour: $(VENV)/.installed-run
 bench-classify: $(VENV)/.installed-train
 	$(BIN)/newsig bench classify --model-dir $(MODEL) --baseline --out bench-results/classify.json
 
-# The model card's figures: 5 seeds (the default model is seed 42), grouped 5-fold CV on the
-# PhraseBank, the speed benchmark, then model/MODEL_CARD.md. Hours on 2 CPU cores.
+# The model card's figures: 5 student seeds from the committed soft labels, the release
+# model's behaviour suite, error analysis, export comparison and speed, then the card.
 model-card: $(VENV)/.installed-train
-	mkdir -p artifacts/seeds && rm -rf artifacts/seeds/seed-42 && cp -r $(MODEL) artifacts/seeds/seed-42
 	$(BIN)/newsig model seeds --out artifacts/seeds --seeds 42,1,2,3,4
-	$(BIN)/newsig model cv --out artifacts/cv --folds 5 --no-headlines
+	mkdir -p bench-results
+	$(BIN)/newsig model behaviour --model-dir $(MODEL) --out bench-results/behaviour.json
+	$(BIN)/newsig model errors --model-dir $(MODEL) --out bench-results/errors.json
+	$(BIN)/newsig model quantization --model-dir $(TRAINED) --out bench-results/quantization.json
 	$(BIN)/newsig bench classify --model-dir $(MODEL) --baseline --runs 3 --out bench-results/classify.json
-	$(BIN)/newsig model card --model-dir $(MODEL) --seeds artifacts/seeds --cv artifacts/cv --bench bench-results/classify.json
+	$(BIN)/newsig model card --model-dir $(MODEL) --seeds artifacts/seeds \
+		--teacher $${NEWSIG_CACHE:-$$HOME/.cache/newsig}/teacher-run/teacher.json \
+		--behaviour bench-results/behaviour.json --errors bench-results/errors.json \
+		--quantization bench-results/quantization.json --bench bench-results/classify.json
 
 bench-ingest: $(VENV)/.installed-run
 	$(BIN)/newsig bench ingest --model-dir $(MODEL) --out bench-results/ingest.json

@@ -97,19 +97,28 @@ def _compact(metrics: dict) -> dict:
 
 def seeds_protocol(base: TrainConfig, seeds: Sequence[int], out: Path,
                    log: Callable[[str], None] = print) -> dict:
-    """The given recipe once per seed (seed drives initialisation, order and the PhraseBank
-    validation carve-out; the headline holdout stays fixed)."""
+    """The given recipe once per seed (the seed drives initialisation and batch order; the
+    validation split is fixed by `split_seed`). seeds.json is rewritten after every finished
+    seed, with `complete` false until all are done, so a cut-off protocol still reports."""
     out.mkdir(parents=True, exist_ok=True)
-    runs = []
+    runs: list[tuple[int, dict]] = []
+    result: dict = {}
     for seed in seeds:
         cfg = base.model_copy(update={"seed": seed, "out_dir": out / f"seed-{seed}"})
         runs.append((seed, _run(cfg, log)))
-    result = {"protocol": "seeds", "seeds": list(seeds),
-              "config": json.loads(base.model_dump_json(exclude={"out_dir", "seed"})),
-              "summary": summarise([m for _, m in runs]),
-              "runs": [{"seed": s} | _compact(m) for s, m in runs]}
-    (out / "seeds.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = seeds_summary(base, seeds, runs)
+        (out / "seeds.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def seeds_summary(base: TrainConfig, seeds: Sequence[int], runs: list[tuple[int, dict]]
+                  ) -> dict:
+    done = [s for s, _ in runs]
+    return {"protocol": "seeds", "seeds": done, "planned": list(seeds),
+            "complete": done == list(seeds),
+            "config": json.loads(base.model_dump_json(exclude={"out_dir", "seed"})),
+            "summary": summarise([m for _, m in runs]),
+            "runs": [{"seed": s} | _compact(m) for s, m in runs]}
 
 
 def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_75AGREE,
