@@ -150,8 +150,7 @@ def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
     from core.names import LABELS
     from model.data import SplitConfig, load_training_data
     from model.loop import fit
-    from model.metrics import classification_metrics
-    from model.train import _predict
+    from model.train import validation_record
 
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)
@@ -159,8 +158,8 @@ def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
                         **({} if cfg.headlines else {"headlines_csv": None}))
     data = load_training_data(split)
     tr_x, tr_y = data["train"]
-    va_x, va_y = data["val_phrasebank"]
-    hv_x, hv_y = data.get("val_headlines", ([], []))
+    va_x = data["val_phrasebank"][0]
+    hv_x = data.get("val_headlines", ([], []))[0]
 
     base = cfg.base_model or str(fetch_teacher())
     label2id = {label: i for i, label in enumerate(LABELS)}
@@ -174,15 +173,7 @@ def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
     (out / "teacher_config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
 
     def on_epoch_end(epoch: int, m: Any) -> dict:
-        record: dict[str, Any] = {}
-        if va_x:
-            f = classification_metrics(va_y, _predict(m, tokenizer, va_x, cfg.max_length))
-            record.update(val_accuracy=f["accuracy"], val_macro_f1=f["macro_f1"])
-        if hv_x:
-            f = classification_metrics(hv_y, _predict(m, tokenizer, hv_x, cfg.max_length))
-            record.update(val_headlines_weighted_f1=f["weighted_f1"])
-        parts = [record[k] for k in ("val_accuracy", "val_headlines_weighted_f1") if k in record]
-        record["val_score"] = sum(parts) / len(parts) if parts else 0.0
+        record = validation_record(m, tokenizer, data, cfg.max_length)
         # Every epoch's weights are kept: which one teaches is chosen on validation.
         m.save_pretrained(out / f"epoch-{epoch}")
         tokenizer.save_pretrained(out / f"epoch-{epoch}")

@@ -130,6 +130,25 @@ def param_groups(model: Any, cfg: TrainConfig) -> list[dict]:
     return list(groups.values())
 
 
+def validation_record(model: Any, tokenizer: Any, data: dict, max_length: int
+                      ) -> dict[str, Any]:
+    """One epoch's validation figures (student and teacher alike): PhraseBank validation
+    accuracy and macro-F1, headline holdout accuracy and weighted F1, and their score."""
+    record: dict[str, Any] = {}
+    va_x, va_y = data["val_phrasebank"]
+    hv_x, hv_y = data.get("val_headlines", ([], []))
+    if va_x:
+        f = classification_metrics(va_y, _predict(model, tokenizer, va_x, max_length))
+        record.update(val_accuracy=f["accuracy"], val_macro_f1=f["macro_f1"])
+    if hv_x:
+        f = classification_metrics(hv_y, _predict(model, tokenizer, hv_x, max_length))
+        record.update(val_headlines_accuracy=f["accuracy"],
+                      val_headlines_weighted_f1=f["weighted_f1"])
+    if va_x or hv_x:
+        record["val_score"] = _val_score(record)
+    return record
+
+
 def _val_score(record: dict) -> float:
     """Model selection: PhraseBank validation accuracy and headline weighted F1, equally."""
     parts = [record[k] for k in ("val_accuracy", "val_headlines_weighted_f1") if k in record]
@@ -239,17 +258,7 @@ def train(cfg: TrainConfig) -> dict:
     best_path = run_dir / "best.pt"
 
     def on_epoch_end(epoch: int, m: Any) -> dict:
-        record: dict[str, Any] = {}
-        if va_x:
-            f = classification_metrics(va_y, _predict(m, tokenizer, va_x, cfg.max_length))
-            record.update(val_accuracy=f["accuracy"], val_macro_f1=f["macro_f1"])
-        if hv_x:
-            f = classification_metrics(hv_y, _predict(m, tokenizer, hv_x, cfg.max_length))
-            record.update(val_headlines_accuracy=f["accuracy"],
-                          val_headlines_weighted_f1=f["weighted_f1"])
-        if va_x or hv_x:
-            record["val_score"] = _val_score(record)
-        return record
+        return validation_record(m, tokenizer, data, cfg.max_length)
 
     def keep_best(history: list[dict], m: Any) -> bool:
         """After each epoch: save the weights if validation improved; True to stop early."""
