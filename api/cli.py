@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from core.errors import InvalidInputError, NewsSignalsError
 from core.settings import Settings
 
@@ -631,6 +633,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except NewsSignalsError as exc:
         sys.stderr.write(f"newsig: error: {exc}\n")
+        return 2
+    except ValidationError as exc:  # settings from the environment (NEWSIG_*)
+        problems = "; ".join(f"NEWSIG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        sys.stderr.write(f"newsig: error: bad setting: {problems}\n")
         return 2
     except KeyboardInterrupt:
         return 130

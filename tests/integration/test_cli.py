@@ -345,3 +345,13 @@ def test_bench_soak_runs_a_real_server_and_reports_fds_and_rss(tiny_model_dir: P
     assert {s["phase"] for s in result["samples"]} == {"burst", "idle"}
     assert all(s["fds"] > 0 and s["rss_mb"] > 0 for s in result["samples"])
     assert r.returncode == (0 if result["flat_within_10_percent"] else 1)
+
+
+def test_bad_settings_and_out_of_range_times_are_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "NEWSIG_API_KEY": "short"}
+    r = subprocess.run([NEWSIG, "signals", "--store", f"sqlite:///{tmp_path / 's.db'}"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2 and "NEWSIG_API_KEY" in r.stderr and "Traceback" not in r.stderr
+    r = run("signals", "--store", f"sqlite:///{tmp_path / 's.db'}", "--since",
+            "0001-01-01T00:00:00+01:00")
+    assert r.returncode == 2 and "years 1000-9999" in r.stderr and "Traceback" not in r.stderr
