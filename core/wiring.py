@@ -81,9 +81,13 @@ def build_store(url: str, settings: Settings | None = None) -> SignalStore:
         if not table:
             raise ConfigError(f"store URL {url!r} names no table: use dynamodb://TABLE")
         ttl = query.get("ttl_days")
+        workers = query.get("workers", "8")
+        if not workers.isdigit() or not 1 <= int(workers) <= 64:
+            raise ConfigError(f"store URL {url!r}: workers must be 1-64 (parallel writes)")
         client = dynamodb_client(query.get("region") or settings.aws_region,
                                  query.get("endpoint_url"), settings.aws_max_attempts)
-        return DynamoDBSignalStore(table, client=client, ttl_days=float(ttl) if ttl else None)
+        return DynamoDBSignalStore(table, client=client, ttl_days=float(ttl) if ttl else None,
+                                   workers=int(workers))
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///PATH or dynamodb://TABLE")
 
 

@@ -90,7 +90,10 @@ def aws_env(tiny_model_dir: Path, tmp_path: Path, feed_server: FeedServer,
     endpoint = FakeEndpoint(tiny_model_dir, tmp_path / "sm")
     with mock_aws():
         create_table(boto3.client("dynamodb", region_name="us-east-1"), "newsig-signals")
-        for key, value in {"NEWSIG_STORE_URL": "dynamodb://newsig-signals?region=us-east-1",
+        # workers=1: moto's in-process backend is not thread-safe (it deep-copies a dict another
+        # writer changes); parallel writes run against the moto server in the contract suite.
+        for key, value in {"NEWSIG_STORE_URL":
+                           "dynamodb://newsig-signals?region=us-east-1&workers=1",
                            "NEWSIG_CLASSIFIER": "sagemaker",
                            "NEWSIG_SAGEMAKER_ENDPOINT": "newsig-classifier",
                            "NEWSIG_AWS_REGION": "us-east-1",

@@ -346,3 +346,15 @@ def test_feed_counters_change_by_increments_only(store: SignalStore) -> None:
     # A feed first seen through its signals has a state with its count.
     store.put_many([make_signal(20, source="feed-b")])
     assert store.get_feed_states()["feed-b"].signals_written == 1
+
+
+def test_store_url_sets_the_parallel_writes(moto_endpoint: str) -> None:
+    from core.errors import ConfigError
+
+    url = f"dynamodb://t?region=us-east-1&endpoint_url={moto_endpoint}"
+    store = build_store(url + "&workers=3")
+    assert isinstance(store, DynamoDBSignalStore) and store.workers == 3
+    assert build_store(url).workers == 8  # type: ignore[attr-defined]
+    for bad in ("0", "65", "x"):
+        with pytest.raises(ConfigError, match="workers must be 1-64"):
+            build_store(url + f"&workers={bad}")
