@@ -13,7 +13,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 ARTIFACT := artifacts/sagemaker/model.tar.gz
 CONTEXT ?=
 
-.PHONY: run test lint lock train teacher soft-labels promote behaviour model-card \
+.PHONY: run test lint lock lock-tools train teacher soft-labels promote behaviour model-card \
 	bench-classify bench-ingest synth deploy clean
 
 $(BIN)/python:
@@ -42,7 +42,16 @@ $(VENV)/.installed-infra: pyproject.toml constraints.txt | $(BIN)/python
 run: $(VENV)/.installed-run
 	NEWSIG_MODEL_DIR=$(MODEL) $(BIN)/newsig serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test
+# cfn-lint and checkov, pinned, in their own venv (checkov's pins clash with the project's).
+TOOLS := .venv-tools
+$(TOOLS)/.installed: tools-constraints.txt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tools-constraints.txt
+	touch $@
+
+test: $(VENV)/.installed-test $(TOOLS)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -65,6 +74,15 @@ lock:
 	    | sed -E 's/\+[a-z0-9.]+$$//'; } > constraints.txt
 	rm -rf $(LOCK_VENV)
 	@echo "constraints.txt refreshed: run make test before committing it."
+
+lock-tools:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check cfn-lint checkov
+	{ sed -n '1,3p' tools-constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --all \
+	    | sed -E 's/\+[a-z0-9.]+$$//'; } > tools-constraints.txt.new
+	mv tools-constraints.txt.new tools-constraints.txt
+	rm -rf $(LOCK_VENV)
 
 # Distil the student from the committed soft labels into $(TRAINED) (~30 min on 2 cores).
 train: $(VENV)/.installed-train
@@ -121,4 +139,4 @@ deploy: synth
 	npx --yes aws-cdk@2 deploy --app cdk.out NewsSignals --require-approval broadening
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache cdk.out
+	rm -rf $(VENV) $(TOOLS) build *.egg-info .pytest_cache .ruff_cache cdk.out

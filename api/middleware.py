@@ -10,16 +10,14 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from core.names import PUBLIC_PATHS, PUBLIC_PREFIXES
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Paths anyone may read even when an API key is set: the page and its assets (they hold no
-#: data; the page asks for the key), the health check, and the API description.
-PUBLIC_PREFIXES = ("/static/", "/health", "/openapi.json", "/docs")
-PUBLIC_PATHS = frozenset({"/", "/favicon.ico"})
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "

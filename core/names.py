@@ -29,8 +29,17 @@ METRIC_DUPLICATES: Final = "Duplicates"
 METRIC_FEED_FAILURES: Final = "FeedFailures"
 METRIC_CLASSIFY_LATENCY: Final = "ClassifyLatency"
 METRIC_SIGNALS_PER_LABEL: Final = "SignalsPerLabel"
+#: 1 for an ingest pass that left nothing pending and reached at least one feed (or had no
+#: failures), 0 otherwise: the "ingestion stopped" alarm watches its sum.
+METRIC_INGEST_SUCCEEDED: Final = "IngestSucceeded"
 METRIC_DIMENSION_FEED: Final = "Feed"
 METRIC_DIMENSION_LABEL: Final = "Label"
+
+# --- HTTP paths anyone may read, even where an API key is required -----------------------
+#: The dashboard page and its assets (they hold no data; the page asks for the key), the health
+#: check and the API description. The local server's guard and API Gateway both read these.
+PUBLIC_PATHS: Final = frozenset({"/", "/favicon.ico", "/health", "/openapi.json", "/docs"})
+PUBLIC_PREFIXES: Final = ("/static/", "/docs/")
 
 # --- Service, stack and log names ------------------------------------------------------
 #: Powertools service names (log field `service`, EMF dimension `service`).

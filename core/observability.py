@@ -15,6 +15,7 @@ from core.names import (
     METRIC_DUPLICATES,
     METRIC_FEED_FAILURES,
     METRIC_HEADLINES_SEEN,
+    METRIC_INGEST_SUCCEEDED,
     METRIC_NAMESPACE,
     METRIC_SIGNALS_PER_LABEL,
     METRIC_SIGNALS_WRITTEN,
@@ -32,6 +33,7 @@ def emit_ingest_metrics(summary: Any, *, service: str = "newsig-ingest") -> None
             for k, v in (dims or {}).items():
                 metric.add_dimension(name=k, value=v)
 
+    one(METRIC_INGEST_SUCCEEDED, 1 if summary.succeeded else 0, MetricUnit.Count)
     one(METRIC_SIGNALS_WRITTEN, summary.signals_written, MetricUnit.Count)
     one(METRIC_DUPLICATES, summary.duplicates, MetricUnit.Count)
     one(METRIC_FEED_FAILURES, len(summary.feeds_failed), MetricUnit.Count)

@@ -44,24 +44,20 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
     _ack(stack.api, "AwsSolutions-APIG3",
          "WAF is left to the deployer (it costs more than this API); stage throttling and the "
          "usage plan bound abuse.")
-    _ack(stack.dlq, "AwsSolutions-SQS3", "This queue is itself the ingest rule's dead-letter "
-         "queue.")
+    _ack(stack.failures, "AwsSolutions-SQS3", "This queue is itself where failed ingest runs "
+         "and undeliverable schedule events are kept (on-failure destination and rule DLQ).")
     _ack(stack.api, "AwsSolutions-APIG4",
-         "Every method requires an API key bound to a usage plan (per-client throttling and "
-         "quota): the clients are programs, not Cognito users.")
+         "Every data method requires an API key bound to a usage plan (per-client throttling "
+         "and quota): the clients are programs, not Cognito users. The dashboard page, its "
+         "assets, the API docs and /health are public by design: they hold no data (the page "
+         "asks for the key), as on the local server (core.names.PUBLIC_PATHS).")
     if stack.endpoint is not None:
         role = stack.endpoint.role
-        for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*"):
-            _ack(role, f"AwsSolutions-IAM5[Action::{action}]",
-                 "CDK's asset grant: read-only access to the model artifact's asset object.")
-        _ack(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
-                   f"cdk-hnb659fds-assets-<AWS::AccountId>-{stack.config.region}/*]",
-             "The model artifact lives in the CDK bootstrap asset bucket.")
         _ack(role, "AwsSolutions-IAM5[Resource::*]",
              "ecr:GetAuthorizationToken has no resource scope; cloudwatch:PutMetricData is "
              "conditioned on the /aws/sagemaker/Endpoints namespace.")
         _ack(role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:"
-                   f"{stack.config.region}:<AWS::AccountId>:log-group//aws/sagemaker/"
+                   f"{stack.config.region}:<AWS::AccountId>:log-group:/aws/sagemaker/"
                    "Endpoints/*]",
              "SageMaker names the endpoint's log group after the endpoint at creation time.")
 

@@ -1,36 +1,72 @@
 """Lambda assets built without Docker: pip installs manylinux wheels for the Lambda runtime
 into the asset folder, then copies the project's packages (and the model, if it serves in
-Lambda). Used by CDK through ILocalBundling."""
+Lambda). Used by CDK through ILocalBundling, and by the bundle tests through the same
+`build_bundle`, parameterised by Python version and architecture: the deploy build (Python
+3.14, arm64) and the test build (the test interpreter's Python and machine) are one code path.
+
+Every pip install is held to constraints.txt, so a bundle carries the versions the suite
+passed with."""
 
 from __future__ import annotations
 
 import hashlib
+import platform
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
-from aws_cdk import aws_lambda as lambda_
+if TYPE_CHECKING:
+    from aws_cdk import aws_lambda
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "api", "ingest")
-PYTHON_VERSION = "3.14"
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.X86_64
-# Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); onnxruntime publishes
-# manylinux_2_28 wheels only, so every tag up to 2_28 is accepted.
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+#: What the handlers import from the project. The bundle tests prove the closure: a module a
+#: handler needs that is not in one of these fails them.
+PACKAGES = ("core", "api", "ingest", "dashboards")
+HANDLERS = {"api": "api.lambda_handler.handler", "ingest": "ingest.lambda_handler.handler"}
 MODEL_FILES = ("model.int8.onnx", "tokenizer.json", "labels.json", "model_version")
 #: Never in a bundle: caches, test suites, and benchmark tooling (ingest/bench: the local
-#: feed server and `newsig bench ingest`, which no handler imports).
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp", "bench")
-
+#: feed server and `newsig bench ingest`, which no handler imports), the CloudWatch dashboard
+#: construct (CDK code, synth-time only).
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp", "bench",
+                                 "cloudwatch.py", "prices.json")
 
 BASE_REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 ONNX_REQUIREMENTS = ROOT / "infra" / "lambda-requirements-onnx.txt"
+CONSTRAINTS = ROOT / "constraints.txt"
 LAMBDA_SIZE_LIMIT = 250 * 1024 * 1024
+
+Arch = Literal["x86_64", "arm64"]
+_WHEEL_MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+@dataclass(frozen=True)
+class BundleTarget:
+    """The interpreter a bundle is built for: wheels are chosen by these tags."""
+
+    python_version: str
+    architecture: Arch
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        # Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34); onnxruntime
+        # publishes manylinux_2_28 wheels only, so every tag up to 2_28 is accepted.
+        m = _WHEEL_MACHINE[self.architecture]
+        return (f"manylinux_2_28_{m}", f"manylinux_2_17_{m}", f"manylinux2014_{m}")
+
+    @classmethod
+    def this_interpreter(cls) -> BundleTarget:
+        """The test build: wheels this very interpreter can import."""
+        machine = platform.machine().lower()
+        arch: Arch = "arm64" if machine in ("aarch64", "arm64") else "x86_64"
+        return cls(f"{sys.version_info.major}.{sys.version_info.minor}", arch)
+
+
+#: What the stack deploys (Lambda's python3.14 runtime on Graviton: about 20% cheaper per
+#: GB-second than x86_64).
+DEPLOY_TARGET = BundleTarget("3.14", "arm64")
 
 
 def requirement_files(with_model: bool) -> list[Path]:
@@ -49,41 +85,46 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-@jsii.implements(ILocalBundling)
-class PipLocalBundling:
-    def __init__(self, model_dir: Path | None) -> None:
-        self.model_dir = model_dir
-
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        out = Path(output_dir)
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "--target", str(out), "--implementation", "cp",
-               "--python-version", PYTHON_VERSION, "--only-binary=:all:", "--upgrade"]
-        for platform in PLATFORMS:
-            pip += ["--platform", platform]
-        subprocess.run([*pip, "-r", str(BASE_REQUIREMENTS)], check=True)
-        if self.model_dir is not None:
-            subprocess.run([*pip, "--no-deps", "-r", str(ONNX_REQUIREMENTS)], check=True)
-        for pkg in PACKAGES:
-            shutil.copytree(ROOT / pkg, out / pkg, ignore=_IGNORE, dirs_exist_ok=True)
-        if self.model_dir is not None:
-            (out / "model").mkdir(exist_ok=True)
-            for name in MODEL_FILES:
-                shutil.copy2(self.model_dir / name, out / "model" / name)
-        _prune(out)
-        size = folder_bytes(out)
-        if size > LAMBDA_SIZE_LIMIT:
-            raise RuntimeError(f"Lambda bundle is {size / 2**20:.0f} MiB, over Lambda's 250 MB "
-                               "unzipped limit")
-        return True
+def pip_command(target: BundleTarget, out: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+           "--target", str(out), "--implementation", "cp",
+           "--python-version", target.python_version, "--only-binary=:all:", "--upgrade",
+           "-c", str(CONSTRAINTS)]
+    for tag in target.platforms:
+        cmd += ["--platform", tag]
+    return cmd
 
 
-def asset_hash(model_dir: Path | None) -> str:
-    """Changes when the code, the requirements or the served model change."""
-    h = hashlib.sha256()
+def build_bundle(out: Path, *, model_dir: Path | None, target: BundleTarget = DEPLOY_TARGET
+                 ) -> Path:
+    """Fill `out` with one Lambda bundle: the runtime dependencies (boto3 excluded: the
+    runtime provides it), the project packages, and the model when it serves in Lambda."""
+    out.mkdir(parents=True, exist_ok=True)
+    pip = pip_command(target, out)
+    subprocess.run([*pip, "-r", str(BASE_REQUIREMENTS)], check=True)
+    if model_dir is not None:
+        # --no-deps: inference needs only numpy (see lambda-requirements-onnx.txt).
+        subprocess.run([*pip, "--no-deps", "-r", str(ONNX_REQUIREMENTS)], check=True)
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, out / pkg, ignore=_IGNORE, dirs_exist_ok=True)
+    if model_dir is not None:
+        (out / "model").mkdir(exist_ok=True)
+        for name in MODEL_FILES:
+            shutil.copy2(model_dir / name, out / "model" / name)
+    _prune(out)
+    size = folder_bytes(out)
+    if size > LAMBDA_SIZE_LIMIT:
+        raise RuntimeError(f"Lambda bundle is {size / 2**20:.0f} MiB, over Lambda's 250 MB "
+                           "unzipped limit")
+    return out
+
+
+def asset_hash(model_dir: Path | None, target: BundleTarget = DEPLOY_TARGET) -> str:
+    """Changes when the code, the requirements, the pins, the target or the model change."""
+    h = hashlib.sha256(f"{target.python_version}/{target.architecture}".encode())
     paths = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts)
-    for p in [*paths, *requirement_files(model_dir is not None)]:
+    for p in [*paths, *requirement_files(model_dir is not None), CONSTRAINTS]:
         h.update(str(p.relative_to(ROOT)).encode())
         h.update(p.read_bytes())
     if model_dir is not None:
@@ -91,12 +132,23 @@ def asset_hash(model_dir: Path | None) -> str:
     return h.hexdigest()
 
 
-def lambda_code(model_dir: Path | None) -> lambda_.Code:
+def lambda_code(model_dir: Path | None, target: BundleTarget = DEPLOY_TARGET
+                ) -> aws_lambda.Code:
     """Code asset: bundled locally when CDK bundles this stack; otherwise (tests, or
     `cdk synth --exclusively` of another stack) staged from the package sources only."""
+    import jsii
+    from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+    from aws_cdk import aws_lambda as lambda_
+
+    @jsii.implements(ILocalBundling)
+    class PipLocalBundling:
+        def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+            build_bundle(Path(output_dir), model_dir=model_dir, target=target)
+            return True
+
     return lambda_.Code.from_asset(
         str(ROOT / "core"),  # a small source folder; the bundle replaces it entirely
-        asset_hash=asset_hash(model_dir),
+        asset_hash=asset_hash(model_dir, target),
         asset_hash_type=AssetHashType.CUSTOM,
         bundling=BundlingOptions(image=DockerImage.from_registry("unused-local-bundling"),
-                                 local=PipLocalBundling(model_dir)))
+                                 local=PipLocalBundling()))

@@ -1,4 +1,9 @@
-"""The News Signals stack: composes the constructs; every choice comes from CDK context."""
+"""The News Signals stack: composes the constructs; every choice comes from CDK context.
+
+Failures reach a human: an ingest run that fails after Lambda's async retries lands on the
+IngestFailures queue (its on-failure destination; the schedule's undeliverable events land
+there too), and every alarm publishes to one SNS topic, which `-c alarm_email=...`
+subscribes an address to."""
 
 from __future__ import annotations
 
@@ -14,20 +19,58 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.names import METRIC_NAMESPACE, RELEASE_MODEL_DIR, SERVICE_API, SERVICE_INGEST
+from core.names import (
+    METRIC_FEED_FAILURES,
+    METRIC_INGEST_SUCCEEDED,
+    METRIC_NAMESPACE,
+    PUBLIC_PATHS,
+    PUBLIC_PREFIXES,
+    RELEASE_MODEL_DIR,
+    SERVICE_API,
+    SERVICE_INGEST,
+)
 from dashboards.cloudwatch import NewsSignalsDashboard
-from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
+from infra.bundling import DEPLOY_TARGET, HANDLERS, lambda_code
 from infra.constructs.endpoint import ClassifierEndpoint
 from infra.constructs.table import SignalsTable
 
 LAMBDA_MODEL_DIR = "/var/task/model"
 FEEDS_IN_BUNDLE = "/var/task/ingest/feeds.toml"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = {"arm64": lambda_.Architecture.ARM_64,
+                "x86_64": lambda_.Architecture.X86_64}[DEPLOY_TARGET.architecture]
+assert RUNTIME.name == f"python{DEPLOY_TARGET.python_version}"
+
+#: Every request/response route of the API app, as API Gateway serves it (method, path).
+#: `{proxy+}` stands for the app's static mounts. tests/infra checks this against the app.
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("POST", "/classify"), ("GET", "/signals"), ("GET", "/signals/summary"),
+    ("GET", "/feeds"), ("GET", "/health"), ("GET", "/openapi.json"),
+    ("GET", "/"), ("GET", "/static/{proxy+}"), ("GET", "/docs"), ("GET", "/docs/assets/{proxy+}"))
+#: App routes API Gateway does not serve, and why.
+NOT_ROUTED = {("GET", "/signals/stream"): "server-sent events hold a connection open, which "
+              "REST API + Lambda cannot; the streaming issue brings live signals to AWS"}
+
+
+def is_public(path: str) -> bool:
+    """The same rule as the local server's guard (core.names): no API key needed."""
+    concrete = path.replace("{proxy+}", "x")
+    return concrete in PUBLIC_PATHS or concrete.startswith(PUBLIC_PREFIXES)
+
+
+#: The DynamoDB actions each function's code calls (core/adapters/dynamodb_store.py).
+#: TransactWriteItems is authorised by PutItem on each item.
+API_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable")
+INGEST_TABLE_ACTIONS = (*API_TABLE_ACTIONS, "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                        "dynamodb:UpdateItem")
 
 
 class StackConfig(BaseModel):
@@ -49,6 +92,17 @@ class StackConfig(BaseModel):
     retention_days: int | None = Field(default=None, ge=1)  # DynamoDB TTL; None keeps all
     latency_alarm_ms: float = Field(default=1000.0, gt=0)
     retain_table: bool = True
+    #: Table deletion protection; `-c deletion_protection=false` for throwaway test stacks.
+    deletion_protection: bool = True
+    #: Subscribed to the alarm topic (the address confirms by email).
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    #: Serverless endpoints: alarm when a cold start's model setup takes longer than this.
+    model_setup_alarm_s: float = Field(default=60.0, gt=0)
+    #: Reserved concurrency of the API function (0: share the account's unreserved pool).
+    #: Bounds what a flood can take from the account; the stage throttle (50 rps, burst 100)
+    #: at ~50 ms a request needs a few. Accounts still at Lambda's 10-execution starting quota
+    #: cannot reserve any: pass 0 there (the ingest function's 1 needs the quota raised too).
+    api_reserved_concurrency: int = Field(default=20, ge=0)
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackConfig:
@@ -63,7 +117,8 @@ class NewsSignalsStack(Stack):
         in_lambda = config.classifier == "lambda"
         self.config = config
 
-        self.table = SignalsTable(self, "Signals", retain=config.retain_table).table
+        self.table = SignalsTable(self, "Signals", retain=config.retain_table,
+                                  deletion_protection=config.deletion_protection).table
         store_url = f"dynamodb://{self.table.table_name}?region={config.region}"
         if config.retention_days:
             store_url += f"&ttl_days={config.retention_days}"
@@ -86,14 +141,23 @@ class NewsSignalsStack(Stack):
                        NEWSIG_SAGEMAKER_ENDPOINT=self.endpoint.endpoint_name)
 
         code = lambda_code(config.model_dir if in_lambda else None)
-        self.api_fn = self._function("Api", code, "api.lambda_handler.handler", env,
+        self.api_fn = self._function("Api", code, HANDLERS["api"], env,
                                      memory=2048 if in_lambda else 512,
-                                     timeout=Duration.seconds(29), service=SERVICE_API)
-        self.ingest_fn = self._function("Ingest", code, "ingest.lambda_handler.handler", env,
-                                        memory=2048 if in_lambda else 1024,
-                                        timeout=Duration.minutes(5), service=SERVICE_INGEST)
-        self.table.grant_read_data(self.api_fn)
-        self.table.grant_read_write_data(self.ingest_fn)
+                                     timeout=Duration.seconds(29), service=SERVICE_API,
+                                     reserved_concurrent_executions=(
+                                         config.api_reserved_concurrency or None))
+        # One run at a time (reserved concurrency 1): a run may take up to the schedule's
+        # interval, and overlapping runs would fetch and classify the same items twice.
+        self.failures = sqs.Queue(self, "IngestFailures", retention_period=Duration.days(14),
+                                  encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        self.ingest_fn = self._function(
+            "Ingest", code, HANDLERS["ingest"], env, memory=2048 if in_lambda else 1024,
+            timeout=Duration.minutes(min(config.ingest_rate_minutes, 15)),
+            service=SERVICE_INGEST, reserved_concurrent_executions=1, retry_attempts=2,
+            max_event_age=Duration.minutes(max(2 * config.ingest_rate_minutes, 5)),
+            on_failure=destinations.SqsDestination(self.failures))
+        self._grant_table(self.api_fn, API_TABLE_ACTIONS)
+        self._grant_table(self.ingest_fn, INGEST_TABLE_ACTIONS)
         if self.endpoint:
             invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"],
                                          resources=[self.endpoint.endpoint_arn])
@@ -101,15 +165,23 @@ class NewsSignalsStack(Stack):
                 fn.add_to_role_policy(invoke)
 
         self.api = self._rest_api(config)
-        self.dlq = self._schedule(config)
+        self._schedule(config)
         NewsSignalsDashboard(self, "Dashboard", api_fn=self.api_fn, ingest_fn=self.ingest_fn,
                              api=self.api, endpoint_name=self.endpoint.endpoint_name
                              if self.endpoint else None)
-        self._alarms(config)
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", display_name="News Signals alarms",
+                                     enforce_ssl=True)
+        if config.alarm_email:
+            self.alarm_topic.add_subscription(
+                subscriptions.EmailSubscription(config.alarm_email))
+        self.alarms = self._alarms(config)
+        for fn in (self.api_fn, self.ingest_fn):
+            self._depend_on_policy_only(fn)
 
     # -- pieces ------------------------------------------------------------------------
     def _function(self, cid: str, code: lambda_.Code, handler: str, env: dict[str, str], *,
-                  memory: int, timeout: Duration, service: str) -> lambda_.Function:
+                  memory: int, timeout: Duration, service: str, **extra: Any
+                  ) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{cid}Logs", retention=logs.RetentionDays.ONE_MONTH,
                                   removal_policy=RemovalPolicy.DESTROY)
         return lambda_.Function(
@@ -117,7 +189,23 @@ class NewsSignalsStack(Stack):
             handler=handler, memory_size=memory, timeout=timeout, log_group=log_group,
             environment={**env, "POWERTOOLS_SERVICE_NAME": service},
             tracing=lambda_.Tracing.ACTIVE,
-            description=f"News Signals {service}")
+            description=f"News Signals {service}", **extra)
+
+    def _depend_on_policy_only(self, fn: lambda_.Function) -> None:
+        """CDK makes a function depend on its role and the role's policy; the role is already
+        implied by the GetAtt (cfn-lint W3005), so DependsOn keeps the policy alone."""
+        assert fn.role is not None
+        policy = fn.role.node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(policy, iam.CfnPolicy)
+        fn.node.default_child.add_override(  # type: ignore[union-attr]
+            "DependsOn", [self.get_logical_id(policy)])
+
+    def _grant_table(self, fn: lambda_.Function, table_actions: tuple[str, ...]) -> None:
+        """Exactly the calls the store makes: on the table and its indexes (queries use the
+        by_source and by_time GSIs); no Scan, DeleteItem or stream actions."""
+        fn.add_to_role_policy(iam.PolicyStatement(
+            actions=list(table_actions),
+            resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"]))
 
     def _rest_api(self, config: StackConfig) -> apigw.RestApi:
         access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=logs.RetentionDays.ONE_MONTH,
@@ -157,20 +245,14 @@ class NewsSignalsStack(Stack):
                                           type=apigw.JsonSchemaType.OBJECT,
                                           required=["headline"],
                                           properties={"headline": apigw.JsonSchema(**headline)})}))
-        api.root.add_resource("classify").add_method(
-            "POST", integration, api_key_required=True, request_validator=validator,
-            request_models={"application/json": model})
-        optional = dict.fromkeys(
-            ("method.request.querystring.source", "method.request.querystring.ticker",
-             "method.request.querystring.since", "method.request.querystring.until",
-             "method.request.querystring.limit", "method.request.querystring.cursor",
-             "method.request.querystring.distinct"), False)
-        api.root.add_resource("signals").add_method(
-            "GET", integration, api_key_required=True, request_validator=validator,
-            request_parameters=optional)
-        for path in ("health", "feeds"):
-            api.root.add_resource(path).add_method("GET", integration, api_key_required=True,
-                                                   request_validator=validator)
+        for method, path in ROUTES:
+            resource = api.root.resource_for_path(path)
+            public = is_public(path)
+            options: dict[str, Any] = {"api_key_required": not public}
+            if (method, path) == ("POST", "/classify"):
+                options.update(request_validator=validator,
+                               request_models={"application/json": model})
+            resource.add_method(method, integration, **options)
         key = api.add_api_key("ApiKey", description="News Signals default API key")
         plan = api.add_usage_plan(
             "UsagePlan", name="news-signals-default",
@@ -181,46 +263,102 @@ class NewsSignalsStack(Stack):
         plan.add_api_stage(stage=api.deployment_stage)
         return api
 
-    def _schedule(self, config: StackConfig) -> sqs.Queue:
-        dlq = sqs.Queue(self, "IngestDeadLetters", retention_period=Duration.days(14),
-                        encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        events.Rule(self, "IngestSchedule",
-                    description="Poll the news feeds",
-                    schedule=events.Schedule.rate(Duration.minutes(config.ingest_rate_minutes)),
-                    targets=[targets.LambdaFunction(
-                        self.ingest_fn, dead_letter_queue=dlq, retry_attempts=2,
-                        max_event_age=Duration.minutes(max(config.ingest_rate_minutes, 5)))])
-        return dlq
+    def _schedule(self, config: StackConfig) -> events.Rule:
+        """EventBridge invokes the ingest function asynchronously: events it cannot deliver
+        go to the failures queue; Lambda retries failed runs twice, then sends them there."""
+        return events.Rule(
+            self, "IngestSchedule", description="Poll the news feeds",
+            schedule=events.Schedule.rate(Duration.minutes(config.ingest_rate_minutes)),
+            targets=[targets.LambdaFunction(
+                self.ingest_fn, dead_letter_queue=self.failures, retry_attempts=2,
+                max_event_age=Duration.minutes(max(config.ingest_rate_minutes, 5)))])
 
-    def _alarms(self, config: StackConfig) -> None:
-        topic = sns.Topic(self, "AlarmTopic", display_name="News Signals alarms",
-                          enforce_ssl=True)
-        action = cw_actions.SnsAction(topic)
-        alarms = [
-            self.ingest_fn.metric_errors(period=Duration.minutes(15)).create_alarm(
-                self, "IngestErrors", threshold=2, evaluation_periods=1,
-                alarm_description="Ingest Lambda failed more than once in 15 minutes"),
-            self.api_fn.metric_errors(period=Duration.minutes(5)).create_alarm(
-                self, "ApiErrors", threshold=5, evaluation_periods=1,
-                alarm_description="API Lambda errors"),
-            self.dlq.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5)).create_alarm(
-                self, "IngestDeadLettersAlarm", threshold=1, evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                alarm_description="Scheduled ingestion events are landing in the DLQ"),
-            self.api.metric_server_error(period=Duration.minutes(5)).create_alarm(
-                self, "Api5xx", threshold=5, evaluation_periods=1,
-                alarm_description="API Gateway 5xx responses"),
-        ]
+    def _alarm(self, cid: str, metric: cw.IMetric, description: str, *, threshold: float = 1,
+               periods: int = 1, missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
+               comparison: cw.ComparisonOperator =
+               cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) -> cw.Alarm:
+        return metric.create_alarm(self, cid, threshold=threshold, evaluation_periods=periods,
+                                   datapoints_to_alarm=periods, comparison_operator=comparison,
+                                   treat_missing_data=missing, alarm_description=description)
+
+    def _alarms(self, config: StackConfig) -> dict[str, cw.Alarm]:
+        """What each alarm watches is listed in README ("Alarms")."""
+        minutes = config.ingest_rate_minutes
+        interval = Duration.minutes(minutes)
+        five = Duration.minutes(5)
+
+        def emf(name: str) -> cw.Metric:
+            return cw.Metric(namespace=METRIC_NAMESPACE, metric_name=name, statistic="Sum",
+                             period=interval, dimensions_map={"service": SERVICE_INGEST})
+
+        def table_metric(name: str) -> cw.Metric:
+            return cw.Metric(namespace="AWS/DynamoDB", metric_name=name, statistic="Sum",
+                             period=five, dimensions_map={"TableName": self.table.table_name})
+
+        alarms = {
+            "IngestFailuresQueued": self._alarm(
+                "IngestFailuresQueued",
+                self.failures.metric_approximate_number_of_messages_visible(period=five),
+                "A failed ingest run (after Lambda's retries) or an undeliverable schedule "
+                "event is waiting in the IngestFailures queue"),
+            "IngestErrors": self._alarm(
+                "IngestErrors", self.ingest_fn.metric_errors(period=interval),
+                "An ingest invocation failed (items left pending or an unhandled error)"),
+            "IngestStopped": self._alarm(
+                "IngestStopped",
+                cw.Metric(namespace=METRIC_NAMESPACE, metric_name=METRIC_INGEST_SUCCEEDED,
+                          statistic="Sum", period=Duration.minutes(3 * minutes),
+                          dimensions_map={"service": SERVICE_INGEST}),
+                f"No successful ingest pass in 3 intervals ({3 * minutes} minutes); no data "
+                "counts as breaching", threshold=1,
+                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cw.TreatMissingData.BREACHING),
+            "FeedsFailing": self._alarm(
+                "FeedsFailing", emf(METRIC_FEED_FAILURES),
+                "Some feed failed in 3 consecutive ingest passes", periods=3),
+            "IngestThrottles": self._alarm(
+                "IngestThrottles", self.ingest_fn.metric_throttles(period=interval),
+                "An ingest run was throttled: the previous run was still going (reserved "
+                "concurrency 1), so runs take longer than the interval"),
+            "ApiErrors": self._alarm(
+                "ApiErrors", self.api_fn.metric_errors(period=five),
+                "API Lambda errors (5 or more in 5 minutes)", threshold=5),
+            "ApiThrottles": self._alarm(
+                "ApiThrottles", self.api_fn.metric_throttles(period=five),
+                "API Lambda invocations throttled (account concurrency exhausted)"),
+            "Api5xx": self._alarm(
+                "Api5xx", self.api.metric_server_error(period=five),
+                "API Gateway 5xx responses (5 or more in 5 minutes)", threshold=5),
+            "TableThrottles": self._alarm(
+                "TableThrottles", cw.MathExpression(
+                    expression="r + w", period=five, label="Throttle events",
+                    using_metrics={"r": table_metric("ReadThrottleEvents"),
+                                   "w": table_metric("WriteThrottleEvents")}),
+                "DynamoDB throttled reads or writes on the signals table"),
+        }
         if self.endpoint:
-            latency = cw.Metric(
-                namespace="AWS/SageMaker", metric_name="ModelLatency", statistic="p90",
-                period=Duration.minutes(5),
-                dimensions_map={"EndpointName": self.endpoint.endpoint_name,
-                                "VariantName": self.endpoint.variant_name})
-            alarms.append(latency.create_alarm(
-                self, "EndpointLatency", threshold=config.latency_alarm_ms * 1000,
-                evaluation_periods=3,
-                alarm_description=f"Endpoint p90 model latency over {config.latency_alarm_ms} ms"))
-        for alarm in alarms:
+            def endpoint_metric(name: str, stat: str) -> cw.Metric:
+                assert self.endpoint is not None
+                return cw.Metric(namespace="AWS/SageMaker", metric_name=name, statistic=stat,
+                                 period=five, dimensions_map={
+                                     "EndpointName": self.endpoint.endpoint_name,
+                                     "VariantName": self.endpoint.variant_name})
+
+            alarms["EndpointLatency"] = self._alarm(
+                "EndpointLatency", endpoint_metric("ModelLatency", "p90"),
+                f"Endpoint p90 model latency over {config.latency_alarm_ms} ms for 15 minutes",
+                threshold=config.latency_alarm_ms * 1000, periods=3,
+                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
+            alarms["Endpoint5xx"] = self._alarm(
+                "Endpoint5xx", endpoint_metric("Invocation5XXErrors", "Sum"),
+                "The endpoint answered an invocation with a 5xx (model or container error)")
+            if self.endpoint.serverless:
+                alarms["EndpointModelSetup"] = self._alarm(
+                    "EndpointModelSetup", endpoint_metric("ModelSetupTime", "Maximum"),
+                    f"A serverless cold start took over {config.model_setup_alarm_s:g} s to "
+                    "set the model up", threshold=config.model_setup_alarm_s * 1_000_000,
+                    comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
+        action = cw_actions.SnsAction(self.alarm_topic)
+        for alarm in alarms.values():
             alarm.add_alarm_action(action)
+        return alarms

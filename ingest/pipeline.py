@@ -81,6 +81,13 @@ class IngestSummary(BaseModel):
     labels: dict[str, int] = Field(default_factory=dict)
     feeds: list[FeedResult] = Field(default_factory=list)
 
+    @property
+    def succeeded(self) -> bool:
+        """Nothing left pending, and the feeds were reached (at least one answered, or none
+        failed): what the "ingestion stopped" alarm counts."""
+        return self.pending == 0 and (self.feeds_ok + self.feeds_not_modified > 0
+                                      or not self.feeds_failed)
+
 
 @dataclass
 class _Fetched:

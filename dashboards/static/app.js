@@ -84,7 +84,7 @@ function renderSignals() {
 
 async function loadSignals() {
   const f = filters();
-  const page = await getJSON(`/signals?${query({ source: f.source, ticker: f.ticker, limit: 50 })}`);
+  const page = await getJSON(`signals?${query({ source: f.source, ticker: f.ticker, limit: 50 })}`);
   state.signals = page.items;
   renderSignals();
 }
@@ -156,14 +156,14 @@ function drawMix(buckets) {
 let summaryTimer = null;
 async function loadSummary() {
   const f = filters();
-  const s = await getJSON(`/signals/summary?${query({ source: f.source, ticker: f.ticker, since: f.since, bucket: f.bucket })}`);
+  const s = await getJSON(`signals/summary?${query({ source: f.source, ticker: f.ticker, since: f.since, bucket: f.bucket })}`);
   drawChart(s.buckets, s.bucket_seconds, f.since);
   drawMix(s.buckets);
 }
 function refreshSummarySoon() { clearTimeout(summaryTimer); summaryTimer = setTimeout(() => loadSummary().catch(showError), 500); }
 
 async function loadFeeds() {
-  const feeds = await getJSON("/feeds");
+  const feeds = await getJSON("feeds");
   const select = $("#filter-source");
   const known = new Set([...select.options].map((o) => o.value));
   for (const f of feeds) if (!known.has(f.id)) select.appendChild(new Option(f.name || f.id, f.id));
@@ -179,7 +179,7 @@ async function loadFeeds() {
 async function loadHealth() {
   const pill = $("#health");
   try {
-    const h = await getJSON("/health");
+    const h = await getJSON("health");
     pill.textContent = `model ${h.model_version}`; pill.className = "pill ok";
   } catch (err) {
     pill.textContent = `degraded: ${err.message}`; pill.className = "pill bad";
@@ -193,7 +193,7 @@ $("#classify-form").addEventListener("submit", async (ev) => {
   const out = $("#classify-result");
   out.replaceChildren(el("span", "classifying…"));
   try {
-    const res = await getJSON("/classify", { method: "POST", headers: { "content-type": "application/json" },
+    const res = await getJSON("classify", { method: "POST", headers: { "content-type": "application/json" },
                                              body: JSON.stringify({ headline: $("#classify-input").value }) });
     const p = res.predictions[0];
     const probs = LABELS.map((l) => `${l} ${(100 * p.probabilities[l]).toFixed(1)}%`).join(" · ");
@@ -214,8 +214,8 @@ function matchesFilters(s) {
 
 function connectStream() {
   const live = $("#live");
-  const es = new EventSource(apiKey() ? `/signals/stream?api_key=${encodeURIComponent(apiKey())}`
-                                      : "/signals/stream");
+  const es = new EventSource(apiKey() ? `signals/stream?api_key=${encodeURIComponent(apiKey())}`
+                                      : "signals/stream");
   es.onopen = () => { live.textContent = "live: on"; live.className = "pill ok"; };
   es.onerror = () => { live.textContent = "live: reconnecting"; live.className = "pill"; };
   es.addEventListener("signal", (ev) => {

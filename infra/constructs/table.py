@@ -1,4 +1,5 @@
-"""The signals table: on-demand, point-in-time recovery, encrypted, TTL, the store's GSIs."""
+"""The signals table: on-demand, point-in-time recovery, encrypted, TTL, the store's GSIs,
+deletion protection (on unless the stack's context turns it off)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ S = ddb.AttributeType.STRING
 
 
 class SignalsTable(Construct):
-    def __init__(self, scope: Construct, cid: str, *, retain: bool = True) -> None:
+    def __init__(self, scope: Construct, cid: str, *, retain: bool = True,
+                 deletion_protection: bool = True) -> None:
         super().__init__(scope, cid)
         self.table = ddb.TableV2(
             self, "Table",
@@ -34,6 +36,7 @@ class SignalsTable(Construct):
             encryption=ddb.TableEncryptionV2.aws_managed_key(),
             time_to_live_attribute=TABLE_TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            deletion_protection=deletion_protection,
             global_secondary_indexes=[
                 ddb.GlobalSecondaryIndexPropsV2(
                     index_name=GSI_BY_SOURCE,

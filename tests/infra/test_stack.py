@@ -20,10 +20,13 @@ from aws_cdk.assertions import Match, Template  # noqa: E402
 from core.names import (  # noqa: E402
     GSI_BY_SOURCE,
     GSI_BY_TIME,
+    METRIC_FEED_FAILURES,
     METRIC_HEADLINES_SEEN,
+    METRIC_INGEST_SUCCEEDED,
     METRIC_NAMESPACE,
     METRIC_SIGNALS_PER_LABEL,
     METRIC_SIGNALS_WRITTEN,
+    SERVICE_INGEST,
     TABLE_TTL_ATTRIBUTE,
 )
 from infra import app as infra_app  # noqa: E402
@@ -76,7 +79,9 @@ def test_resource_counts(sagemaker_stack) -> None:  # type: ignore[no-untyped-de
                     "AWS::SageMaker::Endpoint": 1, "AWS::ApiGateway::RestApi": 1,
                     "AWS::ApiGateway::UsagePlan": 1, "AWS::ApiGateway::ApiKey": 1,
                     "AWS::Events::Rule": 1, "AWS::SQS::Queue": 1,
-                    "AWS::CloudWatch::Alarm": 5, "AWS::CloudWatch::Dashboard": 1}.items():
+                    "AWS::Lambda::EventInvokeConfig": 1, "AWS::SNS::Topic": 1,
+                    "AWS::SNS::Subscription": 0,
+                    "AWS::CloudWatch::Alarm": 12, "AWS::CloudWatch::Dashboard": 1}.items():
         t.resource_count_is(kind, n)
 
 
@@ -93,6 +98,8 @@ def test_table(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
             Match.object_like({"IndexName": GSI_BY_TIME})]),
     })
     t.has_resource("AWS::DynamoDB::GlobalTable", {"DeletionPolicy": "Retain"})
+    t.has_resource_properties("AWS::DynamoDB::GlobalTable", {"Replicas": [
+        Match.object_like({"DeletionProtectionEnabled": True})]})
 
 
 def test_serverless_endpoint_with_the_hugging_face_image(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
@@ -102,9 +109,9 @@ def test_serverless_endpoint_with_the_hugging_face_image(sagemaker_stack) -> Non
                                                 "MemorySizeInMB": 3072}})]})
     (model,) = t.find_resources("AWS::SageMaker::Model").values()
     container = model["Properties"]["PrimaryContainer"]
-    assert re.match(r"763104351884\.dkr\.ecr\.us-east-1\.amazonaws\.com/"
-                    r"huggingface-pytorch-inference:.*cpu", container["Image"])
+    assert image_uri(t, container["Image"], "us-east-1", "aws") == expected_image("us-east-1")
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert model["Properties"]["EnableNetworkIsolation"] is True
     t.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
 
 
@@ -117,7 +124,8 @@ def test_instance_endpoint_with_autoscaling(artifact: Path, tmp_path: Path) -> N
         "MinCapacity": 1, "MaxCapacity": 4,
         "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"})
     (model,) = t.find_resources("AWS::SageMaker::Model").values()
-    assert ".eu-west-1." in model["Properties"]["PrimaryContainer"]["Image"]
+    image = image_uri(t, model["Properties"]["PrimaryContainer"]["Image"], "eu-west-1", "aws")
+    assert image == expected_image("eu-west-1", "ml.c6i.large")
 
 
 def test_least_privilege_grants(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
@@ -125,11 +133,17 @@ def test_least_privilege_grants(sagemaker_stack) -> None:  # type: ignore[no-unt
     (endpoint_id,) = t.find_resources("AWS::SageMaker::Endpoint")
     api = policy_statements(t, "ApiFunctionServiceRoleDefaultPolicy")
     ingest = policy_statements(t, "IngestFunctionServiceRoleDefaultPolicy")
-    assert "dynamodb:PutItem" not in actions(api) and "dynamodb:Query" in actions(api)
-    assert {"dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Query"} <= actions(ingest)
-    # TransactWriteItems is authorised by the per-item actions (PutItem) on the table.
+    dynamo = {a for a in actions(api) | actions(ingest) if a.startswith("dynamodb:")}
+    # Exactly the calls core/adapters/dynamodb_store.py makes; nothing it never uses.
+    assert {a for a in actions(api) if a.startswith("dynamodb:")} == {
+        "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable"}
+    assert {a for a in actions(ingest) if a.startswith("dynamodb:")} == {
+        "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable",
+        "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert not dynamo & {"dynamodb:Scan", "dynamodb:DeleteItem", "dynamodb:GetRecords",
+                         "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                         "dynamodb:ListStreams", "dynamodb:BatchWriteItem"}
     for statements in (api, ingest):
-        assert not any(a.endswith(":*") and a.startswith("dynamodb") for a in actions(statements))
         for st in statements:
             if any(a.startswith("dynamodb:") for a in actions([st])):
                 text = json.dumps(st["Resource"])
@@ -138,15 +152,190 @@ def test_least_privilege_grants(sagemaker_stack) -> None:  # type: ignore[no-unt
                 assert st["Resource"] == {"Ref": endpoint_id}  # this endpoint, nothing else
     assert "sagemaker:InvokeEndpoint" in actions(api) and "sagemaker:InvokeEndpoint" in \
         actions(ingest)
+    assert "sqs:SendMessage" in actions(ingest)  # its on-failure destination
 
 
-def test_api_gateway(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+def test_endpoint_role_reads_the_model_object_only_and_logs_to_its_log_group(
+        sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
-    methods = t.find_resources("AWS::ApiGateway::Method")
-    verbs = sorted(m["Properties"]["HttpMethod"] for m in methods.values())
-    assert verbs == ["GET", "GET", "GET", "POST"]
-    assert all(m["Properties"]["ApiKeyRequired"] for m in methods.values())
-    assert all("RequestValidatorId" in m["Properties"] for m in methods.values())
+    role = policy_statements(t, "ClassifierExecutionRoleDefaultPolicy")
+    s3 = [st for st in role if any(a.startswith("s3:") for a in actions([st]))]
+    assert len(s3) == 1 and actions(s3) == {"s3:GetObject"}
+    resource = json.dumps(s3[0]["Resource"])
+    (model,) = t.find_resources("AWS::SageMaker::Model").values()
+    url = json.dumps(model["Properties"]["PrimaryContainer"]["ModelDataUrl"])
+    digest = re.search(r"/([0-9a-f]{64})\.tar\.gz\"}$", url)
+    assert digest, url  # the S3 key ends in .tar.gz
+    # The one object the model's ModelDataUrl names: no wildcard, no bucket-wide grant.
+    assert "*" not in resource and f"/{digest.group(1)}.tar.gz" in resource
+    (logs,) = [st for st in role if "logs:PutLogEvents" in actions([st])]
+    arn = json.dumps(logs["Resource"])
+    assert ":log-group:/aws/sagemaker/Endpoints/*" in arn and "log-group//" not in arn
+    ecr = [st for st in role if "ecr:BatchGetImage" in actions([st])]
+    assert "FindInMap" in json.dumps(ecr[0]["Resource"])  # the image's account, per region
+    assert "AWS::Partition" in json.dumps(ecr[0]["Resource"])
+
+
+def test_model_data_key_ends_in_tar_gz_and_is_staged(sagemaker_stack, artifact: Path,
+                                                     tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    _, stack = sagemaker_stack
+    assets = json.loads((Path(stack.node.root.outdir) / "NewsSignals.assets.json").read_text())
+    digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    entry = assets["files"][f"{digest}.tar"]
+    assert entry["source"] == {"path": f"asset.{digest}.tar.gz", "packaging": "file"}
+    (dest,) = entry["destinations"].values()
+    assert dest["objectKey"] == f"{digest}.tar.gz"
+    staged = Path(stack.node.root.outdir) / entry["source"]["path"]
+    assert staged.read_bytes() == artifact.read_bytes()
+
+
+def resolve(value: Any, region: str, partition: str, mappings: dict[str, Any]) -> Any:
+    """Evaluate the intrinsics an image URI uses, as CloudFormation would in `region`."""
+    suffix = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn",
+              "aws-us-gov": "amazonaws.com", "aws-iso": "c2s.ic.gov",
+              "aws-iso-b": "sc2s.sgov.gov"}[partition]
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return {"AWS::Region": region, "AWS::Partition": partition,
+                "AWS::URLSuffix": suffix}[value["Ref"]]
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(resolve(p, region, partition, mappings) for p in parts)
+    if "Fn::FindInMap" in value:
+        name, key, attr = (resolve(p, region, partition, mappings)
+                           for p in value["Fn::FindInMap"])
+        return mappings[name][key][attr]
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def image_uri(t: Template, image: Any, region: str, partition: str) -> str:
+    return str(resolve(image, region, partition, t.to_json().get("Mappings", {})))
+
+
+def expected_image(region: str, instance_type: str = "ml.m5.xlarge") -> str:
+    from sagemaker.core import image_uris
+
+    return str(image_uris.retrieve(
+        framework="huggingface", region=region, version="4.49.0",
+        base_framework_version="pytorch2.6.0", image_scope="inference",
+        instance_type=instance_type))
+
+
+def partition_of(region: str) -> str:
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"),
+                              ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso")):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def test_image_resolves_to_the_sdk_uri_in_every_region_it_lists(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    from infra.constructs.endpoint import image_registries
+
+    t, _ = sagemaker_stack
+    (model,) = t.find_resources("AWS::SageMaker::Model").values()
+    image = model["Properties"]["PrimaryContainer"]["Image"]
+    regions = list(image_registries())
+    # The regions where the account is not 763104351884, and the China partition.
+    assert {"ap-east-1", "me-south-1", "af-south-1", "eu-south-1", "ap-southeast-3",
+            "il-central-1", "cn-north-1", "cn-northwest-1"} <= set(regions)
+    for region in regions:
+        got = image_uri(t, image, region, partition_of(region))
+        assert got == expected_image(region), region
+    assert image_uri(t, image, "cn-north-1", "aws-cn").endswith(
+        ".dkr.ecr.cn-north-1.amazonaws.com.cn/" + expected_image("us-east-1").split("/")[1])
+
+
+def test_a_region_without_the_image_is_a_clear_error(artifact: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not published in xx-nowhere-1"):
+        synth(tmp_path, model_artifact=str(artifact), region="xx-nowhere-1")
+
+
+def api_routes(t: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """(method, path) -> the method's properties, paths rebuilt from the resource tree."""
+    resources = t.find_resources("AWS::ApiGateway::Resource")
+    (api_id,) = t.find_resources("AWS::ApiGateway::RestApi")
+
+    def path_of(ref: Any) -> str:
+        if "Fn::GetAtt" in ref:  # the root resource
+            assert ref["Fn::GetAtt"] == [api_id, "RootResourceId"]
+            return ""
+        res = resources[ref["Ref"]]["Properties"]
+        return f"{path_of(res['ParentId'])}/{res['PathPart']}"
+
+    out = {}
+    for m in t.find_resources("AWS::ApiGateway::Method").values():
+        props = m["Properties"]
+        out[(props["HttpMethod"], path_of(props["ResourceId"]) or "/")] = props
+    return out
+
+
+def app_routes() -> set[tuple[str, str]]:
+    """Every request/response route of the FastAPI app, mounts as `{proxy+}`."""
+    from fastapi.routing import APIRoute
+    from starlette.routing import Mount
+
+    from api.app import Services, create_app
+    from core.service import SignalService
+
+    class Unused:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError("routes are listed, never called")
+
+    app = create_app(Services(service=SignalService(store=Unused(), classifier=Unused()),
+                              feeds=[]))
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            found |= {(m, route.path) for m in route.methods - {"HEAD"}}
+        elif isinstance(route, Mount):
+            found.add(("GET", f"{route.path}/{{proxy+}}"))
+        elif getattr(route, "methods", None):  # starlette routes FastAPI adds (docs pages)
+            found |= {(m, route.path) for m in route.methods - {"HEAD"}}  # type: ignore[attr-defined]
+    return found
+
+
+def test_every_app_route_is_reachable_through_api_gateway(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    from core.names import PUBLIC_PATHS
+    from infra.stacks import NOT_ROUTED, ROUTES
+
+    t, _ = sagemaker_stack
+    routes = api_routes(t)
+    app = app_routes()
+    assert set(routes) == set(ROUTES)
+    assert app - set(NOT_ROUTED) == set(routes), "API Gateway and the app disagree"
+    assert set(NOT_ROUTED) <= app  # nothing excluded that the app does not have
+    for (method, path), props in routes.items():
+        public = path.replace("{proxy+}", "x") in PUBLIC_PATHS or path.startswith(
+            ("/static/", "/docs/"))
+        assert props["ApiKeyRequired"] is (not public), (method, path)
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+    assert "RequestValidatorId" in routes[("POST", "/classify")]
+    for data in (("GET", "/signals"), ("GET", "/signals/summary"), ("GET", "/feeds")):
+        assert routes[data]["ApiKeyRequired"] is True
+
+
+def test_route_parity_fails_when_the_app_grows_a_route(monkeypatch: pytest.MonkeyPatch,
+                                                       sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    import api.app as api_app
+
+    real = api_app.create_app
+
+    def bigger(services: Any) -> Any:
+        app = real(services)
+        app.add_api_route("/signals/export", lambda: {}, methods=["GET"])
+        return app
+
+    monkeypatch.setattr(api_app, "create_app", bigger)
+    with pytest.raises(AssertionError, match="disagree"):
+        test_every_app_route_is_reachable_through_api_gateway(sagemaker_stack)
+
+
+def test_api_gateway_stage_and_plan(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    t, _ = sagemaker_stack
     t.has_resource_properties("AWS::ApiGateway::Model", {"Name": "ClassifyRequest",
                                                          "ContentType": "application/json"})
     t.has_resource_properties("AWS::ApiGateway::Stage", {
@@ -159,23 +348,76 @@ def test_api_gateway(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
         "Quota": {"Limit": 1_000_000, "Period": "MONTH"}})
 
 
-def test_schedule_retry_and_dead_letters(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+def function_id(t: Template, prefix: str) -> str:
+    (fid,) = [k for k in t.find_resources("AWS::Lambda::Function") if k.startswith(prefix)]
+    return fid
+
+
+def test_functions_arm64_python_314_ingest_one_at_a_time(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
+    fns = t.find_resources("AWS::Lambda::Function")
+    for fn in fns.values():
+        assert fn["Properties"]["Architectures"] == ["arm64"]
+        assert fn["Properties"]["Runtime"] == "python3.14"
+        # DependsOn names the role's policy only (cfn-lint W3005 otherwise)
+        assert all("Policy" in d for d in fn["DependsOn"])
+    ingest = fns[function_id(t, "IngestFunction")]["Properties"]
+    api = fns[function_id(t, "ApiFunction")]["Properties"]
+    assert ingest["ReservedConcurrentExecutions"] == 1
+    assert api["ReservedConcurrentExecutions"] == 20
+    assert ingest["Timeout"] == 5 * 60  # = the interval: with concurrency 1, never overlapping
+
+
+def test_failed_ingest_runs_are_kept_on_the_failures_queue(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    t, _ = sagemaker_stack
+    (queue_id,) = t.find_resources("AWS::SQS::Queue")
+    t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True,
+                                                  "MessageRetentionPeriod": 14 * 86400})
+    t.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
+        "FunctionName": {"Ref": function_id(t, "IngestFunction")},
+        "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600,
+        "DestinationConfig": {"OnFailure": {"Destination": {
+            "Fn::GetAtt": [queue_id, "Arn"]}}}})
     t.has_resource_properties("AWS::Events::Rule", {
         "ScheduleExpression": "rate(5 minutes)",
         "Targets": [Match.object_like({
             "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 300},
-            "DeadLetterConfig": {"Arn": Match.any_value()}})]})
-    t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+            "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}})]})
 
 
-def test_alarms_and_dashboard(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+def alarms_by_name(t: Template) -> dict[str, dict[str, Any]]:
+    return {k.rstrip("0123456789ABCDEF"): v["Properties"]
+            for k, v in t.find_resources("AWS::CloudWatch::Alarm").items()}
+
+
+def test_alarms_watch_what_readme_says(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
-    alarms = t.find_resources("AWS::CloudWatch::Alarm")
-    metric_names = {a["Properties"].get("MetricName") for a in alarms.values()}
-    assert {"Errors", "ApproximateNumberOfMessagesVisible", "5XXError",
-            "ModelLatency"} <= metric_names
-    assert all(a["Properties"]["AlarmActions"] for a in alarms.values())
+    alarms = alarms_by_name(t)
+    assert set(alarms) == {
+        "IngestFailuresQueued", "IngestErrors", "IngestStopped", "FeedsFailing",
+        "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles",
+        "EndpointLatency", "Endpoint5xx", "EndpointModelSetup"}
+    (topic,) = t.find_resources("AWS::SNS::Topic")
+    for props in alarms.values():
+        assert props["AlarmActions"] == [{"Ref": topic}]
+        assert props["AlarmDescription"]
+    stopped = alarms["IngestStopped"]
+    assert stopped["MetricName"] == METRIC_INGEST_SUCCEEDED
+    assert stopped["Namespace"] == METRIC_NAMESPACE
+    assert stopped["Period"] == 3 * 5 * 60 and stopped["TreatMissingData"] == "breaching"
+    assert stopped["ComparisonOperator"] == "LessThanThreshold" and stopped["Threshold"] == 1
+    feeds = alarms["FeedsFailing"]
+    assert feeds["MetricName"] == METRIC_FEED_FAILURES and feeds["EvaluationPeriods"] == 3
+    assert feeds["Dimensions"] == [{"Name": "service", "Value": SERVICE_INGEST}]
+    assert alarms["IngestFailuresQueued"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarms["IngestThrottles"]["MetricName"] == "Throttles"
+    assert alarms["ApiThrottles"]["MetricName"] == "Throttles"
+    table = {m["MetricStat"]["Metric"]["MetricName"] for m in alarms["TableThrottles"]["Metrics"]
+             if "MetricStat" in m}
+    assert table == {"ReadThrottleEvents", "WriteThrottleEvents"}
+    assert alarms["Endpoint5xx"]["MetricName"] == "Invocation5XXErrors"
+    assert alarms["EndpointModelSetup"]["MetricName"] == "ModelSetupTime"
+    assert alarms["EndpointModelSetup"]["Threshold"] == 60_000_000  # microseconds
     (dash,) = t.find_resources("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dash["Properties"]["DashboardBody"])
     for name in (METRIC_NAMESPACE, METRIC_HEADLINES_SEEN, METRIC_SIGNALS_WRITTEN,
@@ -184,10 +426,33 @@ def test_alarms_and_dashboard(sagemaker_stack) -> None:  # type: ignore[no-untyp
         assert name in body, name
 
 
+def test_alarm_email_subscribes_an_address(artifact: Path, tmp_path: Path) -> None:
+    t, _ = synth(tmp_path, model_artifact=str(artifact), alarm_email="oncall@example.com")
+    (topic,) = t.find_resources("AWS::SNS::Topic")
+    t.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": {"Ref": topic}})
+    with pytest.raises(Exception, match="alarm_email"):
+        synth(tmp_path / "bad", model_artifact=str(artifact), alarm_email="not-an-address")
+
+
+def test_deletion_protection_can_be_turned_off_for_test_stacks(artifact: Path,
+                                                                tmp_path: Path) -> None:
+    t, _ = synth(tmp_path, model_artifact=str(artifact), deletion_protection="false",
+                 retain_table="false", api_reserved_concurrency="0")
+    t.has_resource_properties("AWS::DynamoDB::GlobalTable", {"Replicas": [
+        Match.object_like({"DeletionProtectionEnabled": False})]})
+    t.has_resource("AWS::DynamoDB::GlobalTable", {"DeletionPolicy": "Delete"})
+    api = t.find_resources("AWS::Lambda::Function")[function_id(t, "ApiFunction")]
+    assert "ReservedConcurrentExecutions" not in api["Properties"]
+
+
 def test_lambda_classifier_mode(lambda_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = lambda_stack
     t.resource_count_is("AWS::SageMaker::Endpoint", 0)
-    t.resource_count_is("AWS::CloudWatch::Alarm", 4)
+    assert set(alarms_by_name(t)) == {
+        "IngestFailuresQueued", "IngestErrors", "IngestStopped", "FeedsFailing",
+        "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles"}
+    assert alarms_by_name(t)["IngestStopped"]["Period"] == 3 * 15 * 60
     t.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(15 minutes)"})
     for fn in t.find_resources("AWS::Lambda::Function").values():
         env = fn["Properties"]["Environment"]["Variables"]

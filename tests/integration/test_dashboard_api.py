@@ -54,14 +54,17 @@ def test_bad_bucket_is_422(client: TestClient, bucket: str) -> None:
 def test_dashboard_page_and_assets_are_served_locally(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "/static/app.js" in page.text and "/static/style.css" in page.text
+    # Relative URLs: the same page works at / here and under /prod/ on API Gateway.
+    assert 'src="static/app.js"' in page.text and 'href="static/style.css"' in page.text
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    assert 'src="/' not in page.text and 'href="/' not in page.text
     for asset in ("/static/app.js", "/static/style.css"):
         r = client.get(asset)
         assert r.status_code == 200 and len(r.text) > 500
     js = client.get("/static/app.js").text
-    for route in ("/signals/stream", "/signals/summary", "/classify", "/feeds", "/health"):
+    for route in ('"signals/stream', "`signals/summary?", '"classify"', '"feeds"', '"health"'):
         assert route in js
+    assert "fetch(`/" not in js and 'getJSON("/' not in js and "getJSON(`/" not in js
 
 
 @pytest.fixture
