@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -358,3 +360,33 @@ def test_store_url_sets_the_parallel_writes(moto_endpoint: str) -> None:
     for bad in ("0", "65", "x"):
         with pytest.raises(ConfigError, match="workers must be 1-64"):
             build_store(url + f"&workers={bad}")
+
+
+def test_a_foreign_or_forged_cursor_fails_before_the_backend_is_called(
+        store: SignalStore) -> None:
+    """A cursor issued for ticker X, replayed for ticker Y or for a source, and a cursor that
+    decodes but has the wrong keys: 422-class input errors, and DynamoDB never sees them."""
+    import base64
+
+    store.put_many([make_signal(i, tickers=["X"]) for i in range(3)]
+                   + [make_signal(i + 10, tickers=["Y"]) for i in range(3)])
+    page = store.query(ticker="X", limit=1)
+    assert page.next_cursor
+    calls: list[str] = []
+    if isinstance(store, DynamoDBSignalStore):
+        inner = store.client
+
+        class Counting:
+            def __getattr__(self, name: str) -> Any:
+                calls.append(name)
+                return getattr(inner, name)
+
+        store.client = Counting()
+    forged = base64.urlsafe_b64encode(json.dumps({"pk": "SIG#x", "zz": "1"}).encode()).decode()
+    for kwargs in ({"ticker": "Y", "cursor": page.next_cursor},
+                   {"source": "src", "cursor": page.next_cursor},
+                   {"ticker": "X", "cursor": forged}):
+        with pytest.raises(InvalidInputError) as info:
+            store.query(limit=1, **kwargs)  # type: ignore[arg-type]
+        assert info.value.field == "cursor"
+    assert calls == []
