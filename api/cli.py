@@ -325,18 +325,39 @@ def cmd_model_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_model_export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.onnx:
+        from model.export import reexport
+        from model.release import measure
+
+        out = reexport(Path(settings.model_dir), Path(args.onnx))
+        metrics = measure(out, source=Path(settings.model_dir))
+        _emit(json.dumps({"model_dir": str(out), "model_version": metrics["model_version"],
+                          "test": metrics["test"]["accuracy"],
+                          "test_fp32": metrics["test_fp32"]["accuracy"]}))
+        return 0
+    if not args.sagemaker:
+        raise SystemExit("newsig model export: pass --sagemaker OUT or --onnx OUT")
     from model.export import export_sagemaker
 
-    settings = _settings(args)
     target = export_sagemaker(Path(settings.model_dir), Path(args.sagemaker))
     _emit(json.dumps({"sagemaker_artifact": str(target), "bytes": target.stat().st_size}))
     return 0
 
 
 def cmd_bench_classify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.http:
+        from api.bench_http import bench_http
+
+        result = bench_http(settings.model_dir, runs=args.runs, concurrency=args.concurrency,
+                            baseline_runs=args.baseline_runs, cold_runs=args.cold_runs,
+                            before=args.before,
+                            **({"input_csv": args.input} if args.input else {}))
+        _write_result(result, args.out)
+        return 0
     from model.bench import bench_classify
 
-    settings = _settings(args)
     result = bench_classify(settings.model_dir, model_file=args.model_file, runs=args.runs,
                             threads=args.threads, batch_size=args.batch_size,
                             baseline=args.baseline, baseline_runs=args.baseline_runs,
@@ -570,9 +591,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(p)
     p.set_defaults(func=cmd_model_evaluate)
 
-    p = msub.add_parser("export", help="serving artifacts (SageMaker model.tar.gz)")
-    p.add_argument("--sagemaker", required=True, metavar="OUT",
-                   help="folder to write model.tar.gz into")
+    p = msub.add_parser("export", help="serving artifacts: SageMaker model.tar.gz, or the "
+                                       "ONNX graphs re-exported with the current export")
+    p.add_argument("--sagemaker", metavar="OUT", help="folder to write model.tar.gz into")
+    p.add_argument("--onnx", metavar="OUT",
+                   help="re-export --model-dir's weights (fp32 + int8 ONNX, current export) "
+                        "into OUT and measure them (metrics.json); then `newsig model "
+                        "promote --from OUT` if they beat the release")
     _model_arg(p)
     p.set_defaults(func=cmd_model_export)
 
@@ -601,6 +626,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time the original serving path (DistilBERT-base, PyTorch eager "
                         "fp32, batch 1; needs the train extra) and print the speed-up")
     p.add_argument("--baseline-runs", type=int, default=1)
+    p.add_argument("--http", action="store_true",
+                   help="through a real `newsig serve`: one sentence per request over "
+                        "keep-alive HTTP, concurrency, cold starts (serve and the Lambda "
+                        "handler), and the original path in the same run (needs the train "
+                        "extra)")
+    p.add_argument("--concurrency", type=int, default=16, help="clients at once (--http)")
+    p.add_argument("--cold-runs", type=int, default=3, help="server starts timed (--http)")
+    p.add_argument("--before", type=Path, default=None,
+                   help="--http: also serve this other checkout's code and release model (e.g. "
+                        "a git worktree of an earlier commit), interleaved run by run, for "
+                        "before/after ratios")
     _model_arg(p)
     p.set_defaults(func=cmd_bench_classify)
 

@@ -25,11 +25,9 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
     from ingest.scheduler import IngestScheduler
 
     feeds = load_feeds(feeds_file or settings.feeds_file)
+    # Up to `workers` model calls at once; the classifier picks each call's threads by load
+    # (all cores for a lone call, one each when they overlap: core/adapters/onnx_classifier).
     workers = serving_workers(settings)
-    if workers and not settings.onnx_threads:
-        # Parallel requests, not parallel operators: on 2 cores two one-thread model calls
-        # served 200 classifications/s where one two-thread call at a time served 175.
-        settings = settings.model_copy(update={"onnx_threads": 1})
 
     def classifier():  # type: ignore[no-untyped-def]
         inner = build_classifier(settings)

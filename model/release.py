@@ -74,3 +74,26 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
             shutil.rmtree(old)
     return {"release_dir": str(dest), "model_version": new.get("model_version"),
             "figures": new_fig, "replaced": old_fig or None, "bytes": size}
+
+
+def measure(folder: Path, *, source: Path | None = None) -> dict[str, Any]:
+    """metrics.json for a re-exported folder: the source's training record, with the test,
+    fp32 test and headline-holdout figures measured afresh on this folder's graphs."""
+    from model.data import FPB_TEST
+    from model.evaluate import evaluate
+
+    metrics: dict[str, Any] = {}
+    if source is not None and (source / "metrics.json").exists():
+        metrics = json.loads((source / "metrics.json").read_text())
+        metrics.pop("release", None)
+    metrics["model_version"] = (folder / "model_version").read_text().strip()
+    metrics["test"] = evaluate(folder, FPB_TEST)
+    metrics["test_fp32"] = evaluate(folder, FPB_TEST, model_file="model.onnx")
+    if (folder / "validation_headlines.csv").exists():
+        metrics["validation_headlines"] = evaluate(folder, folder / "validation_headlines.csv")
+    metrics["export"] = {"source": str(source) if source else None,
+                         "graph": "fused (onnxruntime transformer optimizer), int8 dynamic, "
+                                  "per-channel weights, 8-bit embeddings",
+                         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

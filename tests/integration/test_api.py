@@ -33,6 +33,9 @@ def test_classify_one_headline(client: TestClient, classifier: OnnxClassifier) -
     assert p["score"] == pytest.approx(p["probabilities"]["positive"]
                                        - p["probabilities"]["negative"])
     assert p["model_version"] == classifier.model_version
+    assert r.headers["content-type"] == "application/json"
+    timing = dict(part.strip().split(";dur=") for part in r.headers["server-timing"].split(","))
+    assert 0 < float(timing["model"]) <= float(timing["route"])
 
 
 def test_classify_many_keeps_order(client: TestClient) -> None:
