@@ -102,8 +102,9 @@ def quantize_int8(out_dir: Path, *, embeddings: bool = True, fused: bool = True,
 
 def reexport(source: Path, out: Path) -> Path:
     """The ONNX graphs of a trained folder's weights, exported afresh with this module's
-    current export (fp32 + int8) into `out`, with its tokenizer, labels (calibrated
-    temperature included) and headline holdout; metrics are left to the caller."""
+    current export (fp32 + int8) into `out` (which may be the folder itself), with its
+    tokenizer, labels (calibrated temperature included) and headline holdout; metrics are
+    left to the caller."""
     import shutil
 
     from transformers import AutoModelForSequenceClassification
@@ -112,7 +113,7 @@ def reexport(source: Path, out: Path) -> Path:
     model = AutoModelForSequenceClassification.from_pretrained(str(source))
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                  "labels.json", "validation_headlines.csv"):
-        if (source / name).exists():
+        if (source / name).exists() and source.resolve() != out.resolve():
             shutil.copy2(source / name, out / name)
     export_onnx(model, out)
     quantize_int8(out)
