@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -26,6 +26,7 @@ from api.schemas import (
     SignalsResponse,
     SummaryResponse,
 )
+from api.stream import SignalHub, StreamFilter
 from core.concurrency import expected_parallel_calls
 from core.errors import (
     ClassifierError,
@@ -38,7 +39,7 @@ from core.errors import (
 )
 from core.feedhealth import FeedHealth
 from core.models import FeedConfig, Prediction, Signal, utcnow
-from core.ports import Classifier, SignalStore
+from core.ports import Classifier, SignalLog, SignalStore
 from core.queries import SignalsQuery, SummaryQuery
 from core.service import SignalService
 from dashboards.local import mount_dashboard, mount_docs
@@ -67,6 +68,8 @@ class Services:
         self._executor = (ThreadPoolExecutor(classify_workers, thread_name_prefix="newsig-classify")
                           if classify_workers > 0 else None)
         self._in_flight = 0  # requests queued or running in the pool; event loop only
+        # One shared poller for every live-stream client (stores with a signal log).
+        self.hub = SignalHub(self.store) if isinstance(self.store, SignalLog) else None
 
     @property
     def classifier(self) -> Classifier:
@@ -237,11 +240,25 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
 
     @app.get("/signals/stream", tags=["signals"],
              response_class=StreamingResponse,
-             description="Server-sent events: one `signal` event per newly stored signal.")
-    async def signals_stream(request: Request, poll: Annotated[float, Query(
-            ge=0.2, le=30)] = 1.0) -> StreamingResponse:
-        return StreamingResponse(signal_events(services.store, request, poll),
-                                 media_type="text/event-stream",
+             description="Server-sent events: one `signal` event (`id:` its store position) per "
+                         "signal stored after the client connected, each once, in store "
+                         "order. Reconnect with `Last-Event-ID` (or `?last_event_id=`) to "
+                         "resume after that event (api/stream.py: replay window).")
+    async def signals_stream(
+            request: Request, flt: Annotated[StreamFilter, Query()],
+            last_event_id: Annotated[int | None, Query(ge=0)] = None,
+            last_event_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    ) -> StreamingResponse:
+        resume = last_event_id
+        if resume is None and last_event_header:
+            if not last_event_header.strip().isdigit():
+                raise InvalidInputError("Last-Event-ID must be a non-negative integer (an "
+                                        "`id:` this stream sent)", field="Last-Event-ID")
+            resume = int(last_event_header.strip())
+        hub = services.hub
+        events = (hub.events(flt, resume, request.is_disconnected) if hub is not None
+                  else signal_events(services.store, request, 1.0, flt))
+        return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
 
@@ -260,10 +277,11 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
     return app
 
 
-async def signal_events(store: SignalStore, request: Request,
-                        poll: float) -> AsyncIterator[str]:
-    """Polls the store (so writes from any process show up) and pushes each new signal once.
-    Signals already stored when the stream opens are not replayed: the page loads those."""
+async def signal_events(store: SignalStore, request: Request, poll: float,
+                        flt: StreamFilter) -> AsyncIterator[str]:
+    """For stores without a signal log (DynamoDB): polls the newest 500 signals of the last
+    10 minutes per client and pushes the unseen ones; a burst larger than that is not all
+    delivered, and there is no resume. SQLite stores stream through api/stream.py."""
     from starlette.concurrency import run_in_threadpool
 
     lookback = timedelta(minutes=10)
@@ -279,7 +297,8 @@ async def signal_events(store: SignalStore, request: Request,
         fresh = [s for s in await run_in_threadpool(recent) if s.signal_id not in sent]
         for sig in reversed(fresh):  # oldest first
             sent[sig.signal_id] = None
-            yield f"event: signal\nid: {sig.signal_id}\ndata: {sig.model_dump_json()}\n\n"
+            if flt.matches(sig):
+                yield f"event: signal\ndata: {sig.model_dump_json()}\n\n"
         while len(sent) > 5000:
             sent.pop(next(iter(sent)))
         idle = 0.0 if fresh else idle + poll

@@ -45,7 +45,8 @@ def _free_port() -> int:
 
 @contextmanager
 def running_server(model_dir: Path, env: dict[str, str] | None = None,
-                   code_dir: Path | None = None) -> Iterator[tuple[str, float, int]]:
+                   code_dir: Path | None = None, store_url: str | None = None
+                   ) -> Iterator[tuple[str, float, int]]:
     """A real `newsig serve` (API only) on 127.0.0.1; yields (base URL, seconds from spawn to
     its first /classify answer, pid). `code_dir`: serve another checkout's code (a "before"
     run) with this interpreter."""
@@ -54,7 +55,8 @@ def running_server(model_dir: Path, env: dict[str, str] | None = None,
     with tempfile.TemporaryDirectory(prefix="newsig-bench-http-") as tmp:
         started = time.perf_counter()
         args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-ingest",
-                "--store", f"sqlite:///{tmp}/bench.db", "--model-dir", str(model_dir)]
+                "--store", store_url or f"sqlite:///{tmp}/bench.db",
+                "--model-dir", str(model_dir)]
         extra = dict(env or {})
         if code_dir is not None:
             cmd = [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())",

@@ -144,6 +144,25 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import os
+
+    from api.watch import WatchError, watch
+
+    filters = {"ticker": args.ticker, "source": args.source, "label": args.label,
+               "min_abs_score": args.min_abs_score}
+    try:
+        return watch(args.url, filters=filters,
+                     api_key=args.api_key or os.environ.get("NEWSIG_API_KEY"),
+                     fmt=args.format, last_event_id=args.last_event_id,
+                     max_events=args.max_events)
+    except WatchError as exc:
+        sys.stderr.write(f"newsig watch: the server refused the stream: {exc}\n")
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: a clean stop, not an error
+        return 0
+
+
 def cmd_signals(args: argparse.Namespace) -> int:
     from core.queries import MAX_PAGE, SignalsQuery
     from core.wiring import build_service
@@ -366,6 +385,16 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_stream(args: argparse.Namespace) -> int:
+    from api.bench_stream import bench_stream
+
+    settings = _settings(args)
+    result = bench_stream(settings.model_dir, clients=args.clients, recent=args.recent,
+                          burst=args.burst, runs=args.runs)
+    _write_result(result, args.out)
+    return 0
+
+
 def cmd_bench_soak(args: argparse.Namespace) -> int:
     from api.soak import soak
 
@@ -482,6 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write JSON lines here instead of stdout")
     _model_arg(p)
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("watch", help="tail the live signal stream (JSON lines or a table); "
+                                     "reconnects with Last-Event-ID, Ctrl-C stops")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the newsig server")
+    p.add_argument("--ticker")
+    p.add_argument("--source")
+    p.add_argument("--label", choices=["negative", "neutral", "positive"])
+    p.add_argument("--min-abs-score", type=float, default=None, help="only |score| >= this")
+    p.add_argument("--format", choices=["json", "table"], default="json")
+    p.add_argument("--api-key", default=None, help="default: NEWSIG_API_KEY")
+    p.add_argument("--last-event-id", default=None, help="resume after this event id")
+    p.add_argument("--max-events", type=int, default=None, help="exit after this many")
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("signals", help="query stored signals, print JSON lines (newest first)")
     p.add_argument("--source")
@@ -639,6 +681,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "before/after ratios")
     _model_arg(p)
     p.set_defaults(func=cmd_bench_classify)
+
+    p = bsub.add_parser("stream", help="a real `newsig serve`: /health p50 without and with "
+                                       "N idle live-stream clients, then a burst they must "
+                                       "all receive once")
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--recent", type=int, default=10_000, help="signals stored beforehand")
+    p.add_argument("--burst", type=int, default=1_500)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--out", help="also write the JSON here")
+    _model_arg(p)
+    p.set_defaults(func=cmd_bench_stream)
 
     p = bsub.add_parser("soak", help="a real `newsig serve` under bursts of mixed traffic "
                                      "with idle gaps: open fds and RSS over time")

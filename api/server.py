@@ -96,4 +96,7 @@ def serve(settings: Settings, *, host: str, port: int, feeds_file: Path | None,
     app = build_app(settings, feeds_file=feeds_file, interval=interval, schedule=schedule)
     log.info("serving on http://%s:%d", host, port)
     sys.stderr.write(json.dumps({"event": "serving", "url": f"http://{host}:{port}"}) + "\n")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    # Live streams never end by themselves: on shutdown they are cut after 5 s, and their
+    # clients reconnect (with Last-Event-ID) to whatever serves next.
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
+                timeout_graceful_shutdown=5)

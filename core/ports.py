@@ -69,3 +69,17 @@ class SignalStore(Protocol):
     def health(self) -> dict[str, object]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SignalLog(Protocol):
+    """A store that can replay what it stored in store order (SQLite: its row ids). Live
+    streams with Last-Event-ID resume need it; DynamoDB streams through DynamoDB Streams."""
+
+    def signals_after(self, seq: int, limit: int = 1000) -> list[tuple[int, Signal]]:
+        """Signals stored after position `seq`, oldest first, with their positions."""
+        ...
+
+    def last_seq(self) -> int:
+        """The position of the newest stored signal (0: none)."""
+        ...

@@ -326,6 +326,23 @@ class SQLiteSignalStore:
     def latest(self, n: int = 20) -> list[Signal]:
         return self.query(limit=n).items
 
+    # -- the signal log (core.ports.SignalLog): store order, for exactly-once streams ------
+    def signals_after(self, seq: int, limit: int = 1000) -> list[tuple[int, Signal]]:
+        """Signals stored after position `seq`, in store order, with their positions.
+
+        The position is the row id: SQLite serialises writers, so ids are handed out in
+        commit order and a reader that has seen position n has seen every position below."""
+        with self._translate(), self._conn() as conn:
+            rows = conn.execute(f"SELECT s.rowid AS seq, {_SELECT} FROM signals s "
+                                "WHERE s.rowid > ? ORDER BY s.rowid LIMIT ?",
+                                (int(seq), int(limit))).fetchall()
+        return [(int(r["seq"]), _signal(r)) for r in rows]
+
+    def last_seq(self) -> int:
+        with self._translate(), self._conn() as conn:
+            return int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM signals"
+                                    ).fetchone()[0])
+
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 bucket_seconds: int = 3600) -> list[SummaryBucket]:

@@ -15,8 +15,9 @@ from tests.conftest import free_port
 @contextmanager
 def live_uvicorn(app: object, timeout: float = 20.0) -> Iterator[str]:
     port = free_port()
+    # Open streams are cut 1 s into shutdown, as `newsig serve` cuts them (a restart).
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
-                                           log_level="warning"))
+                                           log_level="warning", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
