@@ -41,10 +41,16 @@ METRIC_DIMENSION_LABEL: Final = "Label"
 PUBLIC_PATHS: Final = frozenset({"/", "/favicon.ico", "/health", "/openapi.json", "/docs"})
 PUBLIC_PREFIXES: Final = ("/static/", "/docs/")
 
+# --- Events on AWS (EventBridge) ----------------------------------------------------------
+#: `source` and `detail-type` of the event published once per stored signal.
+EVENT_SOURCE: Final = "news-signals"
+EVENT_SIGNAL_CREATED: Final = "Signal Created"
+
 # --- Service, stack and log names ------------------------------------------------------
 #: Powertools service names (log field `service`, EMF dimension `service`).
 SERVICE_INGEST: Final = "newsig-ingest"
 SERVICE_API: Final = "newsig-api"
+SERVICE_EVENTS: Final = "newsig-events"
 #: The CloudFormation stack the CDK app deploys.
 STACK_NAME: Final = "NewsSignals"
 

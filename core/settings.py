@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     #: serve on a non-loopback address unless `newsig serve --insecure`.
     api_key: str | None = Field(default=None, min_length=16, repr=False)
     sagemaker_endpoint: str | None = None
+    #: EventBridge bus the stream consumer publishes `Signal Created` events to (AWS).
+    event_bus: str | None = None
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.
     feeds_file: Path | None = None

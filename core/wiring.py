@@ -50,6 +50,14 @@ def dynamodb_client(region: str | None = None, endpoint_url: str | None = None,
 
 
 @lru_cache(maxsize=8)
+def events_client(region: str | None = None, max_attempts: int = 3) -> Any:
+    import boto3
+
+    with _CLIENT_LOCK:
+        return boto3.client("events", region_name=region, config=aws_config(max_attempts))
+
+
+@lru_cache(maxsize=8)
 def sagemaker_runtime_client(region: str | None = None, timeout: float = 10.0,
                              max_attempts: int = 3) -> Any:
     import boto3

@@ -27,13 +27,16 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
     """Each AwsSolutions finding this stack raises, acknowledged where it arises. The rest
     (encryption, PITR, logging, tracing, request validation, latest runtime) are met."""
     basic = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-    for fn in (stack.api_fn, stack.ingest_fn):
+    for fn in (stack.api_fn, stack.ingest_fn, stack.events_fn):
         role = fn.role
         assert role is not None
         _ack(role, f"AwsSolutions-IAM4[{basic}AWSLambdaBasicExecutionRole]",
              "The AWS managed basic execution policy only lets the function write its logs.")
         _ack(role, "AwsSolutions-IAM5[Resource::*]",
-             "X-Ray's PutTraceSegments/PutTelemetryRecords support no resource-level scoping.")
+             "X-Ray's PutTraceSegments/PutTelemetryRecords and DynamoDB's ListStreams (the "
+             "stream consumer) support no resource-level scoping.")
+        if fn is stack.events_fn:
+            continue
         _ack(role, "AwsSolutions-IAM5[Resource::<SignalsTable89526324.Arn>/index/*]",
              "Queries use the signals table's own GSIs (by_source, by_time): the grant is "
              "scoped to this table's indexes.")
@@ -44,6 +47,9 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
     _ack(stack.api, "AwsSolutions-APIG3",
          "WAF is left to the deployer (it costs more than this API); stage throttling and the "
          "usage plan bound abuse.")
+    _ack(stack.event_failures, "AwsSolutions-SQS3", "This queue is itself where stream "
+         "batches that could not be published are kept (the consumer's on-failure "
+         "destination).")
     _ack(stack.failures, "AwsSolutions-SQS3", "This queue is itself where failed ingest runs "
          "and undeliverable schedule events are kept (on-failure destination and rule DLQ).")
     _ack(stack.api, "AwsSolutions-APIG4",

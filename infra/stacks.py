@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -20,6 +20,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -28,6 +29,8 @@ from constructs import Construct
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.names import (
+    EVENT_SIGNAL_CREATED,
+    EVENT_SOURCE,
     METRIC_FEED_FAILURES,
     METRIC_INGEST_SUCCEEDED,
     METRIC_NAMESPACE,
@@ -35,7 +38,9 @@ from core.names import (
     PUBLIC_PREFIXES,
     RELEASE_MODEL_DIR,
     SERVICE_API,
+    SERVICE_EVENTS,
     SERVICE_INGEST,
+    TABLE_SORT_KEY,
 )
 from dashboards.cloudwatch import NewsSignalsDashboard
 from infra.bundling import DEPLOY_TARGET, HANDLERS, lambda_code
@@ -158,6 +163,7 @@ class NewsSignalsStack(Stack):
             on_failure=destinations.SqsDestination(self.failures))
         self._grant_table(self.api_fn, API_TABLE_ACTIONS)
         self._grant_table(self.ingest_fn, INGEST_TABLE_ACTIONS)
+        self._events(code, env)
         if self.endpoint:
             invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"],
                                          resources=[self.endpoint.endpoint_arn])
@@ -175,7 +181,7 @@ class NewsSignalsStack(Stack):
             self.alarm_topic.add_subscription(
                 subscriptions.EmailSubscription(config.alarm_email))
         self.alarms = self._alarms(config)
-        for fn in (self.api_fn, self.ingest_fn):
+        for fn in (self.api_fn, self.ingest_fn, self.events_fn):
             self._depend_on_policy_only(fn)
 
     # -- pieces ------------------------------------------------------------------------
@@ -190,6 +196,38 @@ class NewsSignalsStack(Stack):
             environment={**env, "POWERTOOLS_SERVICE_NAME": service},
             tracing=lambda_.Tracing.ACTIVE,
             description=f"News Signals {service}", **extra)
+
+    def _events(self, code: lambda_.Code, env: dict[str, str]) -> None:
+        """DynamoDB Streams (new images) -> the stream consumer -> the `news-signals` bus, one
+        `Signal Created` event per signal. Only inserted signal items reach the function
+        (an event-source filter; the handler checks again). Partial batch failures, bisect on
+        error, 3 retries, then the batch's stream coordinates go to the EventFailures queue."""
+        self.bus = events.EventBus(self, "Bus", event_bus_name="news-signals",
+                                   description="News Signals: one Signal Created per signal")
+        self.event_failures = sqs.Queue(
+            self, "EventFailures", retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        self.events_fn = self._function(
+            "Events", code, HANDLERS["events"],
+            {**env, "NEWSIG_EVENT_BUS": self.bus.event_bus_name},
+            memory=256, timeout=Duration.seconds(60), service=SERVICE_EVENTS,
+            # One batch per shard at a time (parallelization 1); an on-demand table has a
+            # handful of shards.
+            reserved_concurrent_executions=5)
+        self.events_fn.add_event_source(event_sources.DynamoEventSource(
+            self.table, starting_position=lambda_.StartingPosition.LATEST, batch_size=100,
+            max_batching_window=Duration.seconds(1), bisect_batch_on_error=True,
+            retry_attempts=3, max_record_age=Duration.hours(6),
+            report_batch_item_failures=True, parallelization_factor=1,
+            on_failure=event_sources.SqsDlq(self.event_failures),
+            filters=[lambda_.FilterCriteria.filter({
+                "eventName": lambda_.FilterRule.is_equal("INSERT"),
+                "dynamodb": {"NewImage": {TABLE_SORT_KEY: {
+                    "S": lambda_.FilterRule.is_equal("SIG")}}}})]))
+        self.bus.grant_put_events_to(self.events_fn)
+        CfnOutput(self, "EventBusName", value=self.bus.event_bus_name,
+                  description=f"Rules on this bus match source {EVENT_SOURCE!r}, detail-type "
+                              f"{EVENT_SIGNAL_CREATED!r}; detail is the signal's JSON")
 
     def _depend_on_policy_only(self, fn: lambda_.Function) -> None:
         """CDK makes a function depend on its role and the role's policy; the role is already
@@ -336,6 +374,16 @@ class NewsSignalsStack(Stack):
                                    "w": table_metric("WriteThrottleEvents")}),
                 "DynamoDB throttled reads or writes on the signals table"),
         }
+        alarms["EventsIteratorAge"] = self._alarm(
+            "EventsIteratorAge", self.events_fn.metric(
+                "IteratorAge", statistic="Maximum", period=five),
+            "Signal Created events lag the table by over a minute (stream consumer behind or "
+            "failing)", threshold=60_000,
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD)
+        alarms["EventFailuresQueued"] = self._alarm(
+            "EventFailuresQueued",
+            self.event_failures.metric_approximate_number_of_messages_visible(period=five),
+            "A stream batch could not be published after its retries (EventFailures queue)")
         if self.endpoint:
             def endpoint_metric(name: str, stat: str) -> cw.Metric:
                 assert self.endpoint is not None

@@ -37,6 +37,8 @@ class SignalsTable(Construct):
             time_to_live_attribute=TABLE_TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
             deletion_protection=deletion_protection,
+            # New images feed the stream consumer (one `Signal Created` event per signal).
+            dynamo_stream=ddb.StreamViewType.NEW_IMAGE,
             global_secondary_indexes=[
                 ddb.GlobalSecondaryIndexPropsV2(
                     index_name=GSI_BY_SOURCE,

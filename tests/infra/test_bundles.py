@@ -117,7 +117,8 @@ class Deployment:
                  tmp: Path, table: str) -> None:
         self.bundle, self.template, self.runtime, self.moto, self.tmp = (
             bundle, template, runtime, moto, tmp)
-        self.names = {"SignalsTable": table, "ClassifierEndpoint": ENDPOINT_NAME}
+        self.names = {"SignalsTable": table, "ClassifierEndpoint": ENDPOINT_NAME,
+                      "Bus": f"bus-{table}"}
         create_table(boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto,
                                   aws_access_key_id="testing", aws_secret_access_key="testing"),
                      table)
@@ -346,3 +347,38 @@ def test_deploy_target_resolves_from_aarch64_wheels(tmp_path: Path) -> None:
         assert "aarch64" in url and ("cp314" in url or "abi3" in url), url
     assert ONNX_REQUIREMENTS.exists()
     assert sysconfig.get_platform()  # (the test build, by contrast, is this machine's)
+
+
+def test_the_stream_consumer_publishes_from_the_bundle(
+        sagemaker_bundle: tuple[Path, dict[str, Any]], runtime_dir: Path, moto_endpoint: str,
+        tmp_path: Path, feeds: FeedServer) -> None:
+    """New-image stream records of what the store writes -> one Signal Created per signal on
+    the bus (moto), routed by a rule to a queue."""
+    from core.adapters.dynamodb_store import DynamoDBSignalStore
+    from tests.support.builders import make_signal
+
+    d = deployment(sagemaker_bundle, runtime_dir, moto_endpoint, tmp_path, feeds)
+    kw = {"region_name": "us-east-1", "endpoint_url": moto_endpoint,
+          "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    bus = d.names["Bus"]
+    events, sqs = boto3.client("events", **kw), boto3.client("sqs", **kw)
+    events.create_event_bus(Name=bus)
+    url = sqs.create_queue(QueueName=f"q-{tmp_path.name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=bus,
+                    EventPattern=json.dumps({"source": ["news-signals"]}))
+    events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    store = DynamoDBSignalStore("unused", client=None)
+    signals = [make_signal(1, tickers=["AAPL"]), make_signal(2)]
+    records = []
+    for s in signals:
+        for item in store._signal_items(s):  # the signal item, its ticker copies, markers
+            records.append({"eventName": "INSERT", "dynamodb": {
+                "NewImage": item, "SequenceNumber": str(len(records) + 1),
+                "StreamViewType": "NEW_IMAGE"}})
+    (result,) = d.invoke(HANDLERS["events"], [{"Records": records}])
+    assert result == {"batchItemFailures": []}
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(m["Body"])["detail"]["signal_id"] for m in got) == sorted(
+        s.signal_id for s in signals)

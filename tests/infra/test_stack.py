@@ -74,14 +74,15 @@ def actions(statements: list[dict]) -> set[str]:
 
 def test_resource_counts(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
-    for kind, n in {"AWS::DynamoDB::GlobalTable": 1, "AWS::Lambda::Function": 2,
+    for kind, n in {"AWS::DynamoDB::GlobalTable": 1, "AWS::Lambda::Function": 3,
                     "AWS::SageMaker::Model": 1, "AWS::SageMaker::EndpointConfig": 1,
                     "AWS::SageMaker::Endpoint": 1, "AWS::ApiGateway::RestApi": 1,
                     "AWS::ApiGateway::UsagePlan": 1, "AWS::ApiGateway::ApiKey": 1,
-                    "AWS::Events::Rule": 1, "AWS::SQS::Queue": 1,
+                    "AWS::Events::Rule": 1, "AWS::SQS::Queue": 2, "AWS::Events::EventBus": 1,
+                    "AWS::Lambda::EventSourceMapping": 1,
                     "AWS::Lambda::EventInvokeConfig": 1, "AWS::SNS::Topic": 1,
                     "AWS::SNS::Subscription": 0,
-                    "AWS::CloudWatch::Alarm": 12, "AWS::CloudWatch::Dashboard": 1}.items():
+                    "AWS::CloudWatch::Alarm": 14, "AWS::CloudWatch::Dashboard": 1}.items():
         t.resource_count_is(kind, n)
 
 
@@ -283,7 +284,7 @@ def app_routes() -> set[tuple[str, str]]:
 
     class Unused:
         def __getattr__(self, name: str) -> Any:
-            raise AssertionError("routes are listed, never called")
+            raise AttributeError(f"{name}: routes are listed here, never called")
 
     app = create_app(Services(service=SignalService(store=Unused(), classifier=Unused()),
                               feeds=[]))
@@ -370,7 +371,8 @@ def test_functions_arm64_python_314_ingest_one_at_a_time(sagemaker_stack) -> Non
 
 def test_failed_ingest_runs_are_kept_on_the_failures_queue(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
-    (queue_id,) = t.find_resources("AWS::SQS::Queue")
+    (queue_id,) = [q for q in t.find_resources("AWS::SQS::Queue")
+                   if q.startswith("IngestFailures")]
     t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True,
                                                   "MessageRetentionPeriod": 14 * 86400})
     t.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
@@ -396,6 +398,7 @@ def test_alarms_watch_what_readme_says(sagemaker_stack) -> None:  # type: ignore
     assert set(alarms) == {
         "IngestFailuresQueued", "IngestErrors", "IngestStopped", "FeedsFailing",
         "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles",
+        "EventsIteratorAge", "EventFailuresQueued",
         "EndpointLatency", "Endpoint5xx", "EndpointModelSetup"}
     (topic,) = t.find_resources("AWS::SNS::Topic")
     for props in alarms.values():
@@ -451,15 +454,17 @@ def test_lambda_classifier_mode(lambda_stack) -> None:  # type: ignore[no-untype
     t.resource_count_is("AWS::SageMaker::Endpoint", 0)
     assert set(alarms_by_name(t)) == {
         "IngestFailuresQueued", "IngestErrors", "IngestStopped", "FeedsFailing",
-        "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles"}
+        "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles",
+        "EventsIteratorAge", "EventFailuresQueued"}
     assert alarms_by_name(t)["IngestStopped"]["Period"] == 3 * 15 * 60
     t.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(15 minutes)"})
-    for fn in t.find_resources("AWS::Lambda::Function").values():
+    for fid, fn in t.find_resources("AWS::Lambda::Function").items():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["NEWSIG_CLASSIFIER"] == "onnx"
         assert env["NEWSIG_MODEL_DIR"] == "/var/task/model"
         assert fn["Properties"]["Runtime"] == "python3.14"
-        assert fn["Properties"]["MemorySize"] == 2048
+        # The model runs in the API and ingest functions; the stream consumer only publishes.
+        assert fn["Properties"]["MemorySize"] == (256 if fid.startswith("Events") else 2048)
         assert "ttl_days=90" in json.dumps(env["NEWSIG_STORE_URL"])
     api_policy = policy_statements(t, "ApiFunctionServiceRoleDefaultPolicy")
     assert "sagemaker:InvokeEndpoint" not in actions(api_policy)
@@ -491,3 +496,64 @@ def test_cdk_nag_fails_synthesis_on_an_unacknowledged_finding(
     report = json.loads((tmp_path / "bad" / "validation-report.json").read_text())
     rules = {v["ruleName"] for p in report["pluginReports"] for v in p["violations"]}
     assert "AwsSolutions-APIG4" in rules
+
+
+def test_signal_created_events_from_the_table_stream(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    t, _ = sagemaker_stack
+    (table,) = t.find_resources("AWS::DynamoDB::GlobalTable").values()
+    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    (bus_id,) = t.find_resources("AWS::Events::EventBus")
+    (dlq_id,) = [q for q in t.find_resources("AWS::SQS::Queue") if q.startswith("EventFailures")]
+    events_fn = function_id(t, "EventsFunction")
+    t.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "FunctionName": {"Ref": events_fn},
+        "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("SignalsTable"),
+                                          "StreamArn"]},
+        "StartingPosition": "LATEST", "BatchSize": 100,
+        "BisectBatchOnFunctionError": True, "MaximumRetryAttempts": 3,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"], "ParallelizationFactor": 1,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq_id, "Arn"]}}},
+        "FilterCriteria": {"Filters": [{"Pattern": json.dumps(
+            {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"sk": {"S": ["SIG"]}}}},
+            separators=(",", ":"))}]}})
+    fn = t.find_resources("AWS::Lambda::Function")[events_fn]["Properties"]
+    assert fn["Handler"] == "ingest.stream_handler.handler"
+    assert fn["Environment"]["Variables"]["NEWSIG_EVENT_BUS"] == {"Ref": bus_id}
+    # Least privilege: put events on this bus; read this table's stream; no item actions.
+    statements = policy_statements(t, "EventsFunctionServiceRoleDefaultPolicy")
+    granted = actions(statements)
+    assert "events:PutEvents" in granted
+    for st in statements:
+        if "events:PutEvents" in actions([st]):
+            assert st["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+        if "dynamodb:GetRecords" in actions([st]):
+            assert "StreamArn" in json.dumps(st["Resource"])
+    assert not {a for a in granted if a.startswith("dynamodb:")} - {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams"}
+    iterator = alarms_by_name(t)["EventsIteratorAge"]
+    assert iterator["MetricName"] == "IteratorAge" and iterator["Threshold"] == 60_000
+
+
+def test_a_consumer_rule_for_one_ticker(artifact: Path, tmp_path: Path) -> None:
+    """What README shows a consumer adding: AAPL's Signal Created events into its queue."""
+    from aws_cdk import aws_events as events
+    from aws_cdk import aws_events_targets as targets
+    from aws_cdk import aws_sqs as sqs
+
+    from core.names import EVENT_SIGNAL_CREATED, EVENT_SOURCE
+
+    _, stack = infra_app.build_app({**NO_BUNDLING, "model_artifact": str(artifact)},
+                                   outdir=str(tmp_path), nag=False)
+    queue = sqs.Queue(stack, "AaplSignals", enforce_ssl=True)
+    events.Rule(stack, "AaplRule", event_bus=stack.bus, event_pattern=events.EventPattern(
+        source=[EVENT_SOURCE], detail_type=[EVENT_SIGNAL_CREATED],
+        detail={"tickers": ["AAPL"]}), targets=[targets.SqsQueue(queue)])
+    t = Template.from_stack(stack)
+    (bus_id,) = t.find_resources("AWS::Events::EventBus")
+    t.has_resource_properties("AWS::Events::Rule", {
+        "EventBusName": {"Ref": bus_id},
+        "EventPattern": {"source": ["news-signals"], "detail-type": ["Signal Created"],
+                         "detail": {"tickers": ["AAPL"]}},
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [
+            Match.string_like_regexp("AaplSignals"), "Arn"]}})]})

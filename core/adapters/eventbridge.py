@@ -1,0 +1,48 @@
+"""Publishes signals to an EventBridge bus: one `Signal Created` event per signal, whose
+detail is the signal's public JSON (the same document GET /signals returns)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from core.models import Signal
+from core.names import EVENT_SIGNAL_CREATED, EVENT_SOURCE
+
+log = logging.getLogger("newsig.events")
+
+#: PutEvents takes at most 10 entries per call.
+BATCH = 10
+
+
+class EventBridgePublisher:
+    def __init__(self, bus: str, *, client: Any) -> None:
+        self.bus = bus
+        self.client = client
+
+    def entry(self, signal: Signal) -> dict[str, Any]:
+        return {"Source": EVENT_SOURCE, "DetailType": EVENT_SIGNAL_CREATED,
+                "Detail": signal.model_dump_json(), "EventBusName": self.bus,
+                "Time": signal.first_seen_at}
+
+    def publish(self, signals: Sequence[Signal]) -> int | None:
+        """Publishes in order, 10 per call; returns the index of the first signal that did not
+        go out (it and every later one are for the caller to retry), or None when all did.
+        A failure stops the batch there, so a retry re-sends as little as possible."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for start in range(0, len(signals), BATCH):
+            chunk = signals[start:start + BATCH]
+            try:
+                resp = self.client.put_events(Entries=[self.entry(s) for s in chunk])
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("EventBridge bus %s refused a batch: %s", self.bus, exc)
+                return start
+            for i, result in enumerate(resp.get("Entries", [])):
+                if result.get("ErrorCode"):
+                    log.warning("EventBridge bus %s refused %s: %s %s", self.bus,
+                                chunk[i].signal_id, result.get("ErrorCode"),
+                                result.get("ErrorMessage"))
+                    return start + i
+        return None
