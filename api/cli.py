@@ -283,6 +283,14 @@ def cmd_teacher_label(args: argparse.Namespace) -> int:
 
     teacher = Path(args.teacher) if args.teacher else None
     info = teacher_info(teacher)
+    if args.add_synthetic:
+        from model.distill import add_synthetic
+
+        result = add_synthetic(Path(info["dir"]), Path(args.source or SOFT_LABELS),
+                               Path(args.out or SOFT_LABELS), per_template=args.add_synthetic,
+                               teacher_info=info)
+        _emit(json.dumps(result))
+        return 0
     result = label_transfer_set(Path(info["dir"]), Path(args.out or SOFT_LABELS),
                                 split_seed=args.split_seed,
                                 augment_per_sentence=args.augment_per_sentence,
@@ -594,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the validation split the student will use (default 42)")
     p.add_argument("--augment-per-sentence", type=int, default=3,
                    help="variants of each PhraseBank sentence (default 3)")
+    p.add_argument("--add-synthetic", type=int, default=0, metavar="N",
+                   help="instead: keep --source's rows and add N synthetic event headlines "
+                        "per template (model/synth.py), labelled by the teacher")
+    p.add_argument("--source", help="soft labels to extend (--add-synthetic; default the "
+                                    "committed file)")
     p.set_defaults(func=cmd_teacher_label)
 
     p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "

@@ -33,7 +33,8 @@ from model.data import (
 )
 
 PROB_COLUMNS = tuple(f"p_{label}" for label in LABELS)
-SOURCES = ("phrasebank_train", "headlines_train", "phrasebank_extra", "augmented")
+SOURCES = ("phrasebank_train", "headlines_train", "phrasebank_extra", "augmented",
+           "synthetic")
 
 
 @dataclass
@@ -162,6 +163,41 @@ def read_soft_labels(path: Path = SOFT_LABELS) -> SoftLabels:
     meta_path = path.with_suffix(".json")
     provenance = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     return SoftLabels(texts, sources, gold, np.array(rows, dtype=np.float64), provenance)
+
+
+def add_synthetic(teacher_dir: Path, source: Path, out: Path, *, per_template: int,
+                  seed: int = 0, progress: bool = True, teacher_info: dict | None = None
+                  ) -> dict:
+    """`source`'s soft labels plus synthetic headlines (model.synth) labelled by the teacher,
+    written to `out` with the provenance extended; rows equal (numbers masked) to a held-out
+    sentence are dropped, as for the rest of the transfer set."""
+    from model.synth import synthetic_headlines
+
+    base = read_soft_labels(source)
+    cfg = SplitConfig()
+    data = load_training_data(cfg)
+    held_out = [*load_labelled_csv(FPB_TEST)[0], *data["val_phrasebank"][0],
+                *data.get("val_headlines", ([], []))[0]]
+    exclude = {near_duplicate_key(t) for t in held_out}
+    seen = set(base.texts)
+    new = [t for t in synthetic_headlines(per_template, seed=seed)
+           if t not in seen and near_duplicate_key(t) not in exclude]
+    probs = teacher_probabilities(teacher_dir, new, progress=progress)
+    import numpy as np
+
+    ts = TransferSet([*base.texts, *new], [*base.sources, *["synthetic"] * len(new)],
+                     [*base.gold, *[None] * len(new)])
+    provenance = {**{k: v for k, v in base.provenance.items()
+                     if k not in ("rows", "sources", "file")},
+                  "synthetic": {"per_template": per_template, "seed": seed, "rows": len(new),
+                                "teacher": teacher_info or {"dir": str(teacher_dir)},
+                                "command": f"newsig model teacher label --add-synthetic "
+                                           f"{per_template}",
+                                "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                                "mean_top_probability": round(float(probs.max(axis=1).mean()),
+                                                              4)}}
+    write_soft_labels(out, ts, np.vstack([base.probs, probs]), provenance)
+    return {**provenance, "rows": len(ts), "sources": ts.counts(), "file": str(out)}
 
 
 def label_transfer_set(teacher_dir: Path, out: Path = SOFT_LABELS, *, split_seed: int = 42,
