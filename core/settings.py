@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     sagemaker_endpoint: str | None = None
     #: EventBridge bus the stream consumer publishes `Signal Created` events to (AWS).
     event_bus: str | None = None
+    #: WebSocket API management endpoint (https://ID.execute-api.REGION.amazonaws.com/STAGE):
+    #: the stream consumer pushes new signals to subscribed connections through it.
+    ws_endpoint: str | None = None
+    #: Secrets Manager secret holding the token WebSocket clients present on $connect.
+    ws_token_secret: str | None = None
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.
     feeds_file: Path | None = None

@@ -58,6 +58,24 @@ def events_client(region: str | None = None, max_attempts: int = 3) -> Any:
 
 
 @lru_cache(maxsize=8)
+def ws_management_client(endpoint: str, region: str | None = None, max_attempts: int = 3
+                         ) -> Any:
+    import boto3
+
+    with _CLIENT_LOCK:
+        return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint,
+                            region_name=region, config=aws_config(max_attempts))
+
+
+@lru_cache(maxsize=8)
+def secrets_client(region: str | None = None) -> Any:
+    import boto3
+
+    with _CLIENT_LOCK:
+        return boto3.client("secretsmanager", region_name=region, config=aws_config(3))
+
+
+@lru_cache(maxsize=8)
 def sagemaker_runtime_client(region: str | None = None, timeout: float = 10.0,
                              max_attempts: int = 3) -> Any:
     import boto3
@@ -138,3 +156,16 @@ def build_service(settings: Settings, *, store: SignalStore | None = None,
 def cached_service() -> SignalService:
     """One service per process (Lambda containers reuse it across invocations)."""
     return build_service(get_settings())
+
+
+@lru_cache(maxsize=1)
+def ws_registry() -> Any:
+    """The WebSocket connection registry, in the configured DynamoDB signals table."""
+    from core.adapters.ws_registry import ConnectionRegistry
+
+    settings = get_settings()
+    store = build_store(settings.store_url, settings)
+    table, client = getattr(store, "table", None), getattr(store, "client", None)
+    if table is None or client is None:
+        raise ConfigError("the WebSocket API needs the DynamoDB store (dynamodb://TABLE)")
+    return ConnectionRegistry(table, client=client)

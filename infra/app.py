@@ -27,7 +27,8 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
     """Each AwsSolutions finding this stack raises, acknowledged where it arises. The rest
     (encryption, PITR, logging, tracing, request validation, latest runtime) are met."""
     basic = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-    for fn in (stack.api_fn, stack.ingest_fn, stack.events_fn):
+    for fn in (stack.api_fn, stack.ingest_fn, stack.events_fn, stack.ws_fn,
+               stack.ws_authorizer_fn):
         role = fn.role
         assert role is not None
         _ack(role, f"AwsSolutions-IAM4[{basic}AWSLambdaBasicExecutionRole]",
@@ -35,7 +36,7 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
         _ack(role, "AwsSolutions-IAM5[Resource::*]",
              "X-Ray's PutTraceSegments/PutTelemetryRecords and DynamoDB's ListStreams (the "
              "stream consumer) support no resource-level scoping.")
-        if fn is stack.events_fn:
+        if fn is not stack.api_fn and fn is not stack.ingest_fn:
             continue
         _ack(role, "AwsSolutions-IAM5[Resource::<SignalsTable89526324.Arn>/index/*]",
              "Queries use the signals table's own GSIs (by_source, by_time): the grant is "
@@ -47,6 +48,17 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
     _ack(stack.api, "AwsSolutions-APIG3",
          "WAF is left to the deployer (it costs more than this API); stage throttling and the "
          "usage plan bound abuse.")
+    assert stack.events_fn.role is not None
+    _ack(stack.events_fn.role, "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:"
+         f"{stack.config.region}:<AWS::AccountId>:<WebSocketApi34BCF99B>/prod/*/@connections/*]",
+         "Pushing to WebSocket clients: connection ids exist only at run time; scoped to this "
+         "API's prod stage connections.")
+    _ack(stack.ws_token, "AwsSolutions-SMG4",
+         "A client token, not a credential of another system: rotating it would cut every "
+         "client; replace it by updating the secret when needed.")
+    _ack(stack.ws_api, "AwsSolutions-APIG4",
+         "$disconnect and subscribe run on a connection that $connect already authorised "
+         "(API Gateway WebSocket authorizers apply to $connect only).")
     _ack(stack.event_failures, "AwsSolutions-SQS3", "This queue is itself where stream "
          "batches that could not be published are kept (the consumer's on-failure "
          "destination).")

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: handler needs that is not in one of these fails them.
 PACKAGES = ("core", "api", "ingest", "dashboards")
 HANDLERS = {"api": "api.lambda_handler.handler", "ingest": "ingest.lambda_handler.handler",
-            "events": "ingest.stream_handler.handler"}
+            "events": "ingest.stream_handler.handler", "ws": "api.ws.handler",
+            "ws_authorizer": "api.ws.authorize"}
 MODEL_FILES = ("model.int8.onnx", "tokenizer.json", "labels.json", "model_version")
 #: Never in a bundle: caches, test suites, and benchmark tooling (ingest/bench: the local
 #: feed server and `newsig bench ingest`, which no handler imports), the CloudWatch dashboard

@@ -7,12 +7,16 @@ subscribes an address to."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as apigwv2_auth
+from aws_cdk import aws_apigatewayv2_integrations as apigwv2_int
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -22,6 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -164,6 +169,7 @@ class NewsSignalsStack(Stack):
         self._grant_table(self.api_fn, API_TABLE_ACTIONS)
         self._grant_table(self.ingest_fn, INGEST_TABLE_ACTIONS)
         self._events(code, env)
+        self._websocket(code, env)
         if self.endpoint:
             invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"],
                                          resources=[self.endpoint.endpoint_arn])
@@ -181,7 +187,8 @@ class NewsSignalsStack(Stack):
             self.alarm_topic.add_subscription(
                 subscriptions.EmailSubscription(config.alarm_email))
         self.alarms = self._alarms(config)
-        for fn in (self.api_fn, self.ingest_fn, self.events_fn):
+        for fn in (self.api_fn, self.ingest_fn, self.events_fn, self.ws_fn,
+                   self.ws_authorizer_fn):
             self._depend_on_policy_only(fn)
 
     # -- pieces ------------------------------------------------------------------------
@@ -228,6 +235,67 @@ class NewsSignalsStack(Stack):
         CfnOutput(self, "EventBusName", value=self.bus.event_bus_name,
                   description=f"Rules on this bus match source {EVENT_SOURCE!r}, detail-type "
                               f"{EVENT_SIGNAL_CREATED!r}; detail is the signal's JSON")
+
+    def _websocket(self, code: lambda_.Code, env: dict[str, str]) -> None:
+        """Live signals for clients on AWS: a WebSocket API. $connect is authorised by a
+        Lambda authorizer against a generated token in Secrets Manager; `subscribe` picks
+        tickers and sources; the stream consumer pushes each new signal to the matching
+        connections (and removes gone ones). Connections live 2 hours (API Gateway's limit)
+        and their items carry the table's TTL."""
+        self.ws_token = secretsmanager.Secret(
+            self, "WebSocketToken", description="News Signals WebSocket client token",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=40, exclude_punctuation=True))
+        ws_env = {**env, "NEWSIG_WS_TOKEN_SECRET": self.ws_token.secret_arn}
+        # Connects, subscribes and authorisations are short and rare: 10 at once each.
+        self.ws_fn = self._function("WebSocket", code, HANDLERS["ws"], env, memory=256,
+                                    timeout=Duration.seconds(10), service=SERVICE_API,
+                                    reserved_concurrent_executions=10)
+        self.ws_authorizer_fn = self._function(
+            "WebSocketAuthorizer", code, HANDLERS["ws_authorizer"], ws_env, memory=256,
+            timeout=Duration.seconds(5), service=SERVICE_API,
+            reserved_concurrent_executions=10)
+        self.ws_token.grant_read(self.ws_authorizer_fn)
+        integration = apigwv2_int.WebSocketLambdaIntegration("WsIntegration", self.ws_fn)
+        self.ws_api = apigwv2.WebSocketApi(
+            self, "WebSocketApi", api_name="news-signals-live",
+            description="News Signals: live signals for subscribed clients",
+            route_selection_expression="$request.body.action",
+            connect_route_options=apigwv2.WebSocketRouteOptions(
+                integration=integration,
+                authorizer=apigwv2_auth.WebSocketLambdaAuthorizer(
+                    "TokenAuthorizer", self.ws_authorizer_fn,
+                    identity_source=["route.request.querystring.token"])),
+            disconnect_route_options=apigwv2.WebSocketRouteOptions(integration=integration))
+        self.ws_api.add_route("subscribe", integration=integration)
+        ws_logs = logs.LogGroup(self, "WebSocketAccessLogs",
+                                retention=logs.RetentionDays.ONE_MONTH,
+                                removal_policy=RemovalPolicy.DESTROY)
+        self.ws_stage = apigwv2.WebSocketStage(
+            self, "WebSocketStage", web_socket_api=self.ws_api, stage_name="prod",
+            auto_deploy=True, throttle=apigwv2.ThrottleSettings(rate_limit=20, burst_limit=40))
+        stage = self.ws_stage.node.default_child
+        assert isinstance(stage, apigwv2.CfnStage)
+        stage.access_log_settings = apigwv2.CfnStage.AccessLogSettingsProperty(
+            destination_arn=ws_logs.log_group_arn, format=json.dumps({
+                "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+                "routeKey": "$context.routeKey", "status": "$context.status",
+                "connectionId": "$context.connectionId",
+                "requestTime": "$context.requestTime"}))
+        # The registry's items only: CONN# and SUB# partitions (dynamodb:LeadingKeys).
+        registry_items = {"ForAllValues:StringLike": {
+            "dynamodb:LeadingKeys": ["CONN#*", "SUB#*"]}}
+        self.ws_fn.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            resources=[self.table.table_arn], conditions=registry_items))
+        self.events_fn.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+            resources=[self.table.table_arn], conditions=registry_items))
+        self.events_fn.add_environment("NEWSIG_WS_ENDPOINT", self.ws_stage.callback_url)
+        self.ws_stage.grant_management_api_access(self.events_fn)
+        CfnOutput(self, "WebSocketUrl", value=self.ws_stage.url,
+                  description="wss://... ?token=<the WebSocketToken secret's value>")
+        CfnOutput(self, "WebSocketTokenSecret", value=self.ws_token.secret_arn)
 
     def _depend_on_policy_only(self, fn: lambda_.Function) -> None:
         """CDK makes a function depend on its role and the role's policy; the role is already

@@ -19,7 +19,7 @@ from core.adapters.eventbridge import EventBridgePublisher
 from core.errors import ConfigError
 from core.models import Signal
 from core.names import SERVICE_EVENTS, TABLE_PARTITION_KEY, TABLE_SORT_KEY
-from core.wiring import events_client, get_settings
+from core.wiring import events_client, get_settings, ws_management_client, ws_registry
 
 try:
     from aws_lambda_powertools import Logger
@@ -38,6 +38,38 @@ def publisher() -> EventBridgePublisher:
         raise ConfigError("NEWSIG_EVENT_BUS must name the EventBridge bus")
     return EventBridgePublisher(settings.event_bus, client=events_client(
         settings.aws_region, max_attempts=settings.aws_max_attempts))
+
+
+def push(signals: list[Signal]) -> dict[str, int]:
+    """Each new signal to the WebSocket connections subscribed to it; a gone connection
+    (410) is removed. Live pushes are best effort: a failure never fails the batch (the
+    events went out; clients that miss one can read GET /signals)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    settings = get_settings()
+    sent = gone = failed = 0
+    if not settings.ws_endpoint or not signals:
+        return {"sent": 0, "gone": 0, "failed": 0}
+    client = ws_management_client(settings.ws_endpoint, settings.aws_region)
+    reg = ws_registry()
+    for signal in signals:
+        data = signal.model_dump_json().encode()
+        for cid in sorted(reg.targets(signal)):
+            try:
+                client.post_to_connection(ConnectionId=cid, Data=data)
+                sent += 1
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "GoneException" or \
+                        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 410:
+                    reg.disconnect(cid)
+                    gone += 1
+                else:
+                    failed += 1
+                    logger.warning("push failed", extra={"connection": cid, "error": str(exc)})
+            except BotoCoreError as exc:
+                failed += 1
+                logger.warning("push failed", extra={"connection": cid, "error": str(exc)})
+    return {"sent": sent, "gone": gone, "failed": failed}
 
 
 def is_signal_insert(record: dict[str, Any]) -> bool:
@@ -64,8 +96,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if first_unsent is not None:
         failed_from = first_unsent if failed_from is None else min(failed_from, first_unsent)
     published = len(signals) if failed_from is None else min(failed_from, len(signals))
+    pushed = push(signals[:published])
     logger.info("signals published", extra={"records": len(event.get("Records", [])),
-                                            "signals": len(records), "published": published})
+                                            "signals": len(records), "published": published,
+                                            "pushed": pushed})
     failures = records[failed_from:] if failed_from is not None else []
     return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
                                   for r in failures]}

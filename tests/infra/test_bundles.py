@@ -98,6 +98,8 @@ def resolve(value: Any, names: dict[str, str]) -> str:
     ref = value.get("Ref") or value.get("Fn::GetAtt", [""])[0]
     if ref == "AWS::Region":
         return "us-east-1"
+    if ref == "AWS::URLSuffix":
+        return "amazonaws.com"
     (name,) = [v for k, v in names.items() if ref.startswith(k)]
     return name
 
@@ -118,7 +120,7 @@ class Deployment:
         self.bundle, self.template, self.runtime, self.moto, self.tmp = (
             bundle, template, runtime, moto, tmp)
         self.names = {"SignalsTable": table, "ClassifierEndpoint": ENDPOINT_NAME,
-                      "Bus": f"bus-{table}"}
+                      "Bus": f"bus-{table}", "WebSocketApi": "wsapi"}
         create_table(boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto,
                                   aws_access_key_id="testing", aws_secret_access_key="testing"),
                      table)
@@ -126,6 +128,8 @@ class Deployment:
 
     def invoke(self, handler: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         env = function_env(self.template, handler, self.names, self.bundle)
+        if "NEWSIG_WS_ENDPOINT" in env:  # pushes go to moto, never to a real endpoint
+            env["NEWSIG_WS_ENDPOINT"] = self.moto
         env.update(NEWSIG_FEEDS_FILE=str(self.feeds), NEWSIG_FETCH_TIMEOUT="5",
                    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                    AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=self.moto,
@@ -382,3 +386,33 @@ def test_the_stream_consumer_publishes_from_the_bundle(
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(json.loads(m["Body"])["detail"]["signal_id"] for m in got) == sorted(
         s.signal_id for s in signals)
+
+
+def test_the_websocket_handlers_answer_from_the_bundle(
+        sagemaker_bundle: tuple[Path, dict[str, Any]], runtime_dir: Path, moto_endpoint: str,
+        tmp_path: Path, feeds: FeedServer) -> None:
+    kw = {"region_name": "us-east-1", "endpoint_url": moto_endpoint,
+          "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    d = deployment(sagemaker_bundle, runtime_dir, moto_endpoint, tmp_path, feeds)
+    d.names["WebSocketToken"] = boto3.client("secretsmanager", **kw).create_secret(
+        Name=f"ws-{tmp_path.name}", SecretString="bundle-token")["ARN"]
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abc/prod/$connect"
+    allow, deny = d.invoke(HANDLERS["ws_authorizer"], [
+        {"methodArn": arn, "queryStringParameters": {"token": "bundle-token"}},
+        {"methodArn": arn, "queryStringParameters": {"token": "wrong"}}])
+    assert allow["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert deny["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+    def event(route: str, body: Any = None) -> dict[str, Any]:
+        return {"requestContext": {"routeKey": route, "connectionId": "conn-1"},
+                "body": json.dumps(body) if body is not None else None}
+
+    connected, subscribed, bad = d.invoke(HANDLERS["ws"], [
+        event("$connect"), event("subscribe", {"action": "subscribe", "tickers": ["AAPL"]}),
+        event("subscribe", {"action": "subscribe", "tickers": ["?"]})])
+    assert connected["statusCode"] == 200 and bad["statusCode"] == 400
+    assert json.loads(subscribed["body"]) == {"subscribed": ["SUB#T:AAPL"]}
+    item = boto3.client("dynamodb", **kw).get_item(
+        TableName=d.names["SignalsTable"], Key={"pk": {"S": "SUB#T:AAPL"},
+                                                "sk": {"S": "conn-1"}})
+    assert "Item" in item

@@ -74,7 +74,9 @@ def actions(statements: list[dict]) -> set[str]:
 
 def test_resource_counts(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
-    for kind, n in {"AWS::DynamoDB::GlobalTable": 1, "AWS::Lambda::Function": 3,
+    for kind, n in {"AWS::DynamoDB::GlobalTable": 1, "AWS::Lambda::Function": 5,
+                    "AWS::ApiGatewayV2::Api": 1, "AWS::ApiGatewayV2::Route": 3,
+                    "AWS::SecretsManager::Secret": 1,
                     "AWS::SageMaker::Model": 1, "AWS::SageMaker::EndpointConfig": 1,
                     "AWS::SageMaker::Endpoint": 1, "AWS::ApiGateway::RestApi": 1,
                     "AWS::ApiGateway::UsagePlan": 1, "AWS::ApiGateway::ApiKey": 1,
@@ -463,8 +465,9 @@ def test_lambda_classifier_mode(lambda_stack) -> None:  # type: ignore[no-untype
         assert env["NEWSIG_CLASSIFIER"] == "onnx"
         assert env["NEWSIG_MODEL_DIR"] == "/var/task/model"
         assert fn["Properties"]["Runtime"] == "python3.14"
-        # The model runs in the API and ingest functions; the stream consumer only publishes.
-        assert fn["Properties"]["MemorySize"] == (256 if fid.startswith("Events") else 2048)
+        # The model runs in the API and ingest functions; the others only move messages.
+        assert fn["Properties"]["MemorySize"] == (
+            2048 if fid.startswith(("Api", "Ingest")) else 256)
         assert "ttl_days=90" in json.dumps(env["NEWSIG_STORE_URL"])
     api_policy = policy_statements(t, "ApiFunctionServiceRoleDefaultPolicy")
     assert "sagemaker:InvokeEndpoint" not in actions(api_policy)
@@ -530,7 +533,11 @@ def test_signal_created_events_from_the_table_stream(sagemaker_stack) -> None:  
             assert "StreamArn" in json.dumps(st["Resource"])
     assert not {a for a in granted if a.startswith("dynamodb:")} - {
         "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-        "dynamodb:ListStreams"}
+        "dynamodb:ListStreams", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"}
+    for st in statements:  # item actions: the WebSocket registry's items only
+        if {"dynamodb:Query", "dynamodb:DeleteItem"} & actions([st]):
+            assert st["Condition"] == {"ForAllValues:StringLike": {
+                "dynamodb:LeadingKeys": ["CONN#*", "SUB#*"]}}
     iterator = alarms_by_name(t)["EventsIteratorAge"]
     assert iterator["MetricName"] == "IteratorAge" and iterator["Threshold"] == 60_000
 
@@ -557,3 +564,46 @@ def test_a_consumer_rule_for_one_ticker(artifact: Path, tmp_path: Path) -> None:
                          "detail": {"tickers": ["AAPL"]}},
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [
             Match.string_like_regexp("AaplSignals"), "Arn"]}})]})
+
+
+def test_websocket_api_for_live_clients(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    t, _ = sagemaker_stack
+    (api_id,) = t.find_resources("AWS::ApiGatewayV2::Api")
+    t.has_resource_properties("AWS::ApiGatewayV2::Api", {
+        "ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"})
+    routes = {r["Properties"]["RouteKey"]: r["Properties"]
+              for r in t.find_resources("AWS::ApiGatewayV2::Route").values()}
+    assert set(routes) == {"$connect", "$disconnect", "subscribe"}
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    t.has_resource_properties("AWS::ApiGatewayV2::Authorizer", {
+        "AuthorizerType": "REQUEST", "IdentitySource": ["route.request.querystring.token"]})
+    t.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "StageName": "prod", "AutoDeploy": True,
+        "AccessLogSettings": Match.object_like({"DestinationArn": Match.any_value()}),
+        "DefaultRouteSettings": Match.object_like({"ThrottlingRateLimit": 20})})
+    fns = t.find_resources("AWS::Lambda::Function")
+    ws_fn = function_id(t, "WebSocketFunction")
+    auth_fn = function_id(t, "WebSocketAuthorizerFunction")
+    assert fns[ws_fn]["Properties"]["Handler"] == "api.ws.handler"
+    assert fns[auth_fn]["Properties"]["Handler"] == "api.ws.authorize"
+    (secret_id,) = t.find_resources("AWS::SecretsManager::Secret")
+    assert fns[auth_fn]["Properties"]["Environment"]["Variables"][
+        "NEWSIG_WS_TOKEN_SECRET"] == {"Ref": secret_id}
+    # Least privilege: the registry's items (CONN#, SUB#) only; the token secret only.
+    ws_statements = policy_statements(t, "WebSocketFunctionServiceRoleDefaultPolicy")
+    dynamo = [st for st in ws_statements if any(a.startswith("dynamodb:")
+                                                for a in actions([st]))]
+    assert actions(dynamo) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert all(st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] ==
+               ["CONN#*", "SUB#*"] for st in dynamo)
+    auth = policy_statements(t, "WebSocketAuthorizerFunctionServiceRoleDefaultPolicy")
+    (read,) = [st for st in auth if "secretsmanager:GetSecretValue" in actions([st])]
+    assert read["Resource"] == {"Ref": secret_id}
+    assert not any(a.startswith("dynamodb:") for a in actions(auth))
+    # The stream consumer pushes: ManageConnections on this API's stage, and the endpoint.
+    events = policy_statements(t, "EventsFunctionServiceRoleDefaultPolicy")
+    (manage,) = [st for st in events if "execute-api:ManageConnections" in actions([st])]
+    assert api_id in json.dumps(manage["Resource"]) and "/prod/" in json.dumps(
+        manage["Resource"])
+    env = fns[function_id(t, "EventsFunction")]["Properties"]["Environment"]["Variables"]
+    assert api_id in json.dumps(env["NEWSIG_WS_ENDPOINT"])
