@@ -27,6 +27,7 @@ from api.schemas import (
     SummaryResponse,
 )
 from api.stream import SignalHub, StreamFilter
+from core.alerts import Alert
 from core.concurrency import expected_parallel_calls
 from core.errors import (
     ClassifierError,
@@ -54,7 +55,7 @@ class Services:
     def __init__(self, store: SignalStore | None = None, classifier: Classifier | None = None,
                  classifier_factory: Callable[[], Classifier] | None = None,
                  feeds: Sequence[FeedConfig] = (), classify_workers: int = 0, *,
-                 service: SignalService | None = None) -> None:
+                 service: SignalService | None = None, alert_log: Any = None) -> None:
         if service is None:
             if store is None:
                 raise ConfigError("Services needs a store or a SignalService")
@@ -62,6 +63,7 @@ class Services:
         self.service = service
         self.store = service.store
         self.feeds = list(feeds)
+        self.alert_log = alert_log  # ingest.alerts.AlertLog when alerts are configured
         # A small FIFO pool bounds how many model calls run at once: 16 concurrent requests
         # on 2 cores then queue in arrival order instead of 16 threads fighting for the CPU
         # (fewer context switches, and no request starved into the p99). 0: the shared pool.
@@ -261,6 +263,16 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
+
+    @app.get("/alerts", response_model=list[Alert], tags=["signals"],
+             description="Sentiment-shift alerts, newest first (empty unless `newsig serve` "
+                         "runs with --alerts)")
+    def alerts(ticker: Annotated[str | None, Query(max_length=16)] = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Alert]:
+        if services.alert_log is None:
+            return []
+        found: list[Alert] = services.alert_log.alerts(ticker=ticker, limit=limit)
+        return found
 
     @app.get("/feeds", response_model=list[FeedHealth], tags=["signals"])
     def feeds() -> list[FeedHealth]:

@@ -23,7 +23,7 @@ from core.settings import Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
-    for name in ("store_url", "model_dir", "classifier", "ticker_table"):
+    for name in ("store_url", "model_dir", "classifier", "ticker_table", "alerts_file"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -141,6 +141,24 @@ def cmd_classify(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    import os
+
+    import httpx
+
+    key = args.api_key or os.environ.get("NEWSIG_API_KEY")
+    resp = httpx.get(f"{args.url.rstrip('/')}/alerts",
+                     params={k: v for k, v in {"ticker": args.ticker,
+                                               "limit": args.limit}.items() if v},
+                     headers={"x-api-key": key} if key else {}, timeout=30)
+    if resp.status_code != 200:
+        sys.stderr.write(f"newsig alerts: {resp.status_code}: {resp.text[:300]}\n")
+        return 2
+    for alert in resp.json():
+        _emit(json.dumps(alert))
     return 0
 
 
@@ -485,6 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
+    p.add_argument("--alerts", dest="alerts_file", type=Path, default=None,
+                   help="sentiment-shift alerts and webhooks (TOML; NEWSIG_ALERTS_FILE)")
     p.add_argument("--interval", type=float, default=None, help="seconds between passes (300)")
     p.add_argument("--no-ingest", action="store_true", help="serve the API only")
     p.add_argument("--insecure", action="store_true",
@@ -519,6 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write JSON lines here instead of stdout")
     _model_arg(p)
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("alerts", help="sentiment-shift alerts of a running server (JSON "
+                                      "lines, newest first)")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the newsig server")
+    p.add_argument("--ticker")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--api-key", default=None, help="default: NEWSIG_API_KEY")
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("watch", help="tail the live signal stream (JSON lines or a table); "
                                      "reconnects with Last-Event-ID, Ctrl-C stops")

@@ -42,7 +42,20 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
     stops: list = []
     service = build_service(settings, classifier_factory=classifier)
     store = service.store
-    services = Services(service=service, feeds=feeds, classify_workers=workers)
+    monitor = None
+    alert_log = None
+    if settings.alerts_file:
+        from ingest.alerts import AlertLog, AlertMonitor, WebhookDispatcher, load_alerts_config
+
+        alerts_cfg = load_alerts_config(settings.alerts_file)
+        alert_log = AlertLog(settings.alerts_dir)
+        dispatcher = (WebhookDispatcher(alerts_cfg.webhooks, alerts_cfg.retry, alert_log)
+                      if alerts_cfg.webhooks else None)
+        monitor = AlertMonitor(store, alerts_cfg, alert_log, dispatcher)
+        starts.append(monitor.start)
+        stops.append(monitor.stop)
+    services = Services(service=service, feeds=feeds, classify_workers=workers,
+                        alert_log=alert_log)
     if schedule:
         # Built eagerly so a missing model fails `newsig serve` at start, not on first request.
         _ = service.classifier
@@ -53,6 +66,8 @@ def build_app(settings: Settings, *, feeds_file: Path | None = None,
         def report(summary) -> None:  # type: ignore[no-untyped-def]
             sys.stdout.write(summary.model_dump_json(exclude={"feeds"}) + "\n")
             sys.stdout.flush()
+            if monitor is not None and summary.signals_written:
+                monitor.notify()  # checked in the monitor's thread: the pass never waits
 
         scheduler = IngestScheduler(ingestor, feeds, settings.ingest_interval,
                                     on_summary=report)

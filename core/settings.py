@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     aws_region: str | None = None
     #: Feeds file (TOML) used by the scheduler and the ingest Lambda.
     feeds_file: Path | None = None
+    #: Sentiment-shift alerts and webhooks (TOML, ingest/alerts.py); none: no alerts.
+    alerts_file: Path | None = None
+    #: Where the alert and webhook-delivery logs are written.
+    alerts_dir: Path = Path("var/alerts")
     #: Seconds between scheduled ingestion passes.
     ingest_interval: float = Field(default=300.0, gt=0)
     #: Per-feed HTTP timeout in seconds.

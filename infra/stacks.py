@@ -67,7 +67,10 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/"), ("GET", "/static/{proxy+}"), ("GET", "/docs"), ("GET", "/docs/assets/{proxy+}"))
 #: App routes API Gateway does not serve, and why.
 NOT_ROUTED = {("GET", "/signals/stream"): "server-sent events hold a connection open, which "
-              "REST API + Lambda cannot; the streaming issue brings live signals to AWS"}
+              "REST API + Lambda cannot; on AWS live signals come through the WebSocket API "
+              "and the news-signals bus",
+              ("GET", "/alerts"): "sentiment-shift alerts run in the local service (newsig "
+              "serve --alerts); on AWS they are not built yet"}
 
 
 def is_public(path: str) -> bool:

@@ -176,6 +176,20 @@ async function loadFeeds() {
   }));
 }
 
+async function loadAlerts() {
+  const alerts = await getJSON("alerts?limit=20");
+  $("#alerts-empty").hidden = alerts.length > 0;
+  const num = (x) => (x === null || x === undefined ? "" : Number(x).toFixed(2));
+  $("#alerts tbody").replaceChildren(...alerts.map((a) => {
+    const tr = el("tr");
+    tr.append(el("td", fmtTime(a.detected_at)), el("td", a.ticker),
+              el("td", a.direction, a.direction === "down" ? "negative" : "positive"),
+              el("td", num(a.index.recent_mean), "num"), el("td", num(a.index.baseline_mean), "num"),
+              el("td", num(a.index.z), "num"), el("td", a.index.recent_count, "num"));
+    return tr;
+  }));
+}
+
 async function loadHealth() {
   const pill = $("#health");
   try {
@@ -230,5 +244,5 @@ function connectStream() {
   });
 }
 
-Promise.all([loadHealth(), loadFeeds(), loadSignals(), loadSummary()]).catch(showError).finally(connectStream);
-setInterval(() => { loadHealth(); loadFeeds().catch(showError); }, 30000);
+Promise.all([loadHealth(), loadFeeds(), loadSignals(), loadSummary(), loadAlerts()]).catch(showError).finally(connectStream);
+setInterval(() => { loadHealth(); loadFeeds().catch(showError); loadAlerts().catch(showError); }, 30000);

@@ -54,6 +54,7 @@ def test_dashboard_in_chromium(server: tuple[str, SQLiteSignalStore], chromium_p
         sync_api.expect(page.locator("#label-mix div")).to_have_count(1)  # all positive
         sync_api.expect(page.locator("#chart rect")).not_to_have_count(0)
         sync_api.expect(page.locator("#live")).to_have_text("live: on", timeout=10_000)
+        sync_api.expect(page.locator("#alerts-empty")).to_be_visible()  # no --alerts here
 
         # A signal stored now arrives over server-sent events, without a reload.
         store.put_many([make_signal(9, source="wire", seen=utcnow(),

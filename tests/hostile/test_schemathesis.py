@@ -23,7 +23,7 @@ from tests.support.builders import make_signal
 
 #: Every request/response operation of the app (the SSE stream never ends: tested apart).
 OPERATIONS = ["POST /classify", "GET /signals", "GET /signals/summary", "GET /feeds",
-              "GET /health"]
+              "GET /health", "GET /alerts"]
 
 
 @pytest.fixture(scope="module")
