@@ -45,6 +45,7 @@ PUBLIC_PREFIXES: Final = ("/static/", "/docs/")
 #: `source` and `detail-type` of the event published once per stored signal.
 EVENT_SOURCE: Final = "news-signals"
 EVENT_SIGNAL_CREATED: Final = "Signal Created"
+EVENT_SENTIMENT_SHIFT: Final = "Sentiment Shift"
 
 # --- Service, stack and log names ------------------------------------------------------
 #: Powertools service names (log field `service`, EMF dimension `service`).

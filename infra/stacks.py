@@ -294,6 +294,14 @@ class NewsSignalsStack(Stack):
         self.events_fn.add_to_role_policy(iam.PolicyStatement(
             actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"],
             resources=[self.table.table_arn], conditions=registry_items))
+        # Sentiment shifts: a ticker's history (its TKR# copies), and one ALERT# item per
+        # ticker and direction as the cooldown.
+        self.events_fn.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:Query"], resources=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TKR#*"]}}))
+        self.events_fn.add_to_role_policy(iam.PolicyStatement(
+            actions=["dynamodb:PutItem"], resources=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ALERT#*"]}}))
         self.events_fn.add_environment("NEWSIG_WS_ENDPOINT", self.ws_stage.callback_url)
         self.ws_stage.grant_management_api_access(self.events_fn)
         CfnOutput(self, "WebSocketUrl", value=self.ws_stage.url,

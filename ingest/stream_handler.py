@@ -10,16 +10,24 @@ the shard."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
 from core.adapters.eventbridge import EventBridgePublisher
+from core.alerts import Alert
 from core.errors import ConfigError
 from core.models import Signal
 from core.names import SERVICE_EVENTS, TABLE_PARTITION_KEY, TABLE_SORT_KEY
-from core.wiring import events_client, get_settings, ws_management_client, ws_registry
+from core.wiring import (
+    build_store,
+    events_client,
+    get_settings,
+    ws_management_client,
+    ws_registry,
+)
 
 try:
     from aws_lambda_powertools import Logger
@@ -72,6 +80,61 @@ def push(signals: list[Signal]) -> dict[str, int]:
     return {"sent": sent, "gone": gone, "failed": failed}
 
 
+def shifts(signals: list[Signal], now: datetime | None = None) -> list[Alert]:
+    """Sentiment shifts for the tickers of these new signals (core.alerts), each published as
+    a `Sentiment Shift` event. Cooldown across invocations: an ALERT#<ticker>#<direction> item
+    written only if absent, with the table's TTL at the cooldown's end, so concurrent
+    consumers alert once."""
+    from botocore.exceptions import ClientError
+
+    from core.adapters.dynamodb_store import DynamoDBSignalStore
+    from core.alerts import ShiftConfig, detect
+    from core.models import utcnow
+    from core.names import TABLE_TTL_ATTRIBUTE
+
+    tickers = sorted({t for s in signals for t in s.tickers})
+    if not tickers:
+        return []
+    settings = get_settings()
+    store = build_store(settings.store_url, settings)
+    if not isinstance(store, DynamoDBSignalStore):
+        return []
+    cfg = ShiftConfig()
+    now = now or utcnow()
+    window = timedelta(minutes=cfg.recent_minutes, hours=cfg.baseline_hours)
+    out = []
+    for ticker in tickers:
+        history: list[Signal] = []
+        cursor = None
+        while len(history) < 5000:
+            page = store.query(ticker=ticker, since=now - window, limit=1000, cursor=cursor)
+            history += page.items
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        alert = detect(ticker, history, now, cfg)
+        if alert is None:
+            continue
+        until = int((now + timedelta(minutes=cfg.cooldown_minutes)).timestamp())
+        try:
+            store.client.put_item(
+                TableName=store.table,
+                Item={TABLE_PARTITION_KEY: {"S": f"ALERT#{ticker}#{alert.direction}"},
+                      TABLE_SORT_KEY: {"S": "ALERT"}, "doc": {"S": alert.model_dump_json()},
+                      TABLE_TTL_ATTRIBUTE: {"N": str(until)}},
+                ConditionExpression="attribute_not_exists(#pk) OR #ttl < :now",
+                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY,
+                                          "#ttl": TABLE_TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                continue  # alerted within the cooldown
+            raise
+        if publisher().publish_alert(alert):
+            out.append(alert)
+    return out
+
+
 def is_signal_insert(record: dict[str, Any]) -> bool:
     image = record.get("dynamodb", {}).get("NewImage") or {}
     return (record.get("eventName") == "INSERT"
@@ -97,9 +160,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failed_from = first_unsent if failed_from is None else min(failed_from, first_unsent)
     published = len(signals) if failed_from is None else min(failed_from, len(signals))
     pushed = push(signals[:published])
+    try:
+        alerted = [a.ticker for a in shifts(signals[:published])]
+    except Exception as exc:
+        logger.warning("shift check failed", extra={"error": str(exc)})
+        alerted = []
     logger.info("signals published", extra={"records": len(event.get("Records", [])),
                                             "signals": len(records), "published": published,
-                                            "pushed": pushed})
+                                            "pushed": pushed, "alerts": alerted})
     failures = records[failed_from:] if failed_from is not None else []
     return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
                                   for r in failures]}

@@ -7,8 +7,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from core.alerts import Alert
 from core.models import Signal
-from core.names import EVENT_SIGNAL_CREATED, EVENT_SOURCE
+from core.names import EVENT_SENTIMENT_SHIFT, EVENT_SIGNAL_CREATED, EVENT_SOURCE
 
 log = logging.getLogger("newsig.events")
 
@@ -46,3 +47,17 @@ class EventBridgePublisher:
                                 result.get("ErrorMessage"))
                     return start + i
         return None
+
+    def publish_alert(self, alert: Alert) -> bool:
+        """One `Sentiment Shift` event (detail: the alert's JSON); True if EventBridge took it."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            resp = self.client.put_events(Entries=[{
+                "Source": EVENT_SOURCE, "DetailType": EVENT_SENTIMENT_SHIFT,
+                "Detail": alert.model_dump_json(), "EventBusName": self.bus,
+                "Time": alert.detected_at}])
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("EventBridge bus %s refused an alert: %s", self.bus, exc)
+            return False
+        return not resp.get("FailedEntryCount")

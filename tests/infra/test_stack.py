@@ -533,11 +533,19 @@ def test_signal_created_events_from_the_table_stream(sagemaker_stack) -> None:  
             assert "StreamArn" in json.dumps(st["Resource"])
     assert not {a for a in granted if a.startswith("dynamodb:")} - {
         "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-        "dynamodb:ListStreams", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"}
-    for st in statements:  # item actions: the WebSocket registry's items only
-        if {"dynamodb:Query", "dynamodb:DeleteItem"} & actions([st]):
+        "dynamodb:ListStreams", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem",
+        "dynamodb:PutItem"}
+    # Item actions only on the WebSocket registry's items, ticker copies (read) and the
+    # shift cooldown items (write).
+    allowed = {frozenset({"dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"}):
+               ["CONN#*", "SUB#*"], frozenset({"dynamodb:Query"}): ["TKR#*"],
+               frozenset({"dynamodb:PutItem"}): ["ALERT#*"]}
+    for st in statements:
+        item_actions = {a for a in actions([st]) if a in {
+            "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem"}}
+        if item_actions:
             assert st["Condition"] == {"ForAllValues:StringLike": {
-                "dynamodb:LeadingKeys": ["CONN#*", "SUB#*"]}}
+                "dynamodb:LeadingKeys": allowed[frozenset(item_actions)]}}
     iterator = alarms_by_name(t)["EventsIteratorAge"]
     assert iterator["MetricName"] == "IteratorAge" and iterator["Threshold"] == 60_000
 

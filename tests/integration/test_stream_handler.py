@@ -82,6 +82,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)
         queues = {}
         for name, pattern in (
+                ("shifts", {"source": [EVENT_SOURCE], "detail-type": ["Sentiment Shift"]}),
                 ("all", {"source": [EVENT_SOURCE], "detail-type": [EVENT_SIGNAL_CREATED]}),
                 ("aapl", {"source": [EVENT_SOURCE], "detail-type": [EVENT_SIGNAL_CREATED],
                           "detail": {"tickers": ["AAPL"]}})):
@@ -94,6 +95,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
                                Targets=[{"Id": name, "Arn": arn}])
             queues[name] = url
         monkeypatch.setenv("NEWSIG_EVENT_BUS", "news-signals")
+        monkeypatch.setenv("NEWSIG_STORE_URL", f"dynamodb://signals?region={REGION}")
         monkeypatch.setenv("NEWSIG_AWS_REGION", REGION)
         wiring.get_settings.cache_clear()
         wiring.events_client.cache_clear()
@@ -164,3 +166,35 @@ def test_an_unreadable_signal_record_is_reported_not_skipped(aws: dict[str, Any]
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [
         records[1]["dynamodb"]["SequenceNumber"]]
     assert len(drain(aws["sqs"], aws["queues"]["all"])) == 1
+
+
+def test_a_sentiment_shift_is_one_event_per_cooldown(aws: dict[str, Any]) -> None:
+    import random
+    from datetime import timedelta
+
+    from core.models import utcnow
+
+    now = utcnow()
+    rng = random.Random(3)
+
+    def scored(i: int, score: float, minutes_ago: float) -> Any:
+        p_pos = max(0.0, score) + (1 - abs(score)) / 3
+        p_neg = max(0.0, -score) + (1 - abs(score)) / 3
+        return make_signal(i, tickers=["ACME"], seen=now - timedelta(minutes=minutes_ago),
+                           probs=(p_neg, 1 - p_pos - p_neg, p_pos))
+
+    aws["store"].put_many([scored(i, rng.gauss(0.1, 0.2), rng.uniform(70, 60 * 24))
+                           for i in range(48)])
+    mark = len(aws["recorder"].records)
+    aws["store"].put_many([scored(100 + i, rng.gauss(-0.6, 0.15), rng.uniform(1, 50))
+                           for i in range(10)])
+    recent = [r for r in stream_records(aws)[mark:] if stream_handler.is_signal_insert(r)]
+    assert len(recent) == 10
+    assert stream_handler.handler({"Records": recent}, None) == {"batchItemFailures": []}
+    (shift,) = drain(aws["sqs"], aws["queues"]["shifts"])
+    assert shift["detail-type"] == "Sentiment Shift"
+    assert shift["detail"]["ticker"] == "ACME" and shift["detail"]["direction"] == "down"
+    assert shift["detail"]["index"]["recent_count"] == 10
+    # Redelivered or next batch within the cooldown: no second alert.
+    stream_handler.handler({"Records": recent}, None)
+    assert drain(aws["sqs"], aws["queues"]["shifts"]) == []
