@@ -152,7 +152,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     key = args.api_key or os.environ.get("NEWSIG_API_KEY")
     resp = httpx.get(f"{args.url.rstrip('/')}/alerts",
                      params={k: v for k, v in {"ticker": args.ticker,
-                                               "limit": args.limit}.items() if v},
+                                               "limit": args.limit}.items() if v is not None},
                      headers={"x-api-key": key} if key else {}, timeout=30)
     if resp.status_code != 200:
         sys.stderr.write(f"newsig alerts: {resp.status_code}: {resp.text[:300]}\n")

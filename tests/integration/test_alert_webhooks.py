@@ -193,3 +193,17 @@ def test_get_alerts_and_the_config_file(store: SQLiteSignalStore, tmp_path: Path
     with pytest.raises(ConfigError, match=r"bad\.toml: webhooks\.0\.url") as info:
         load_alerts_config(bad)
     assert "webhooks.0.secret" in str(info.value)
+
+
+def test_newsig_alerts_prints_a_servers_alerts(store: SQLiteSignalStore, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    from api.cli import main
+    from tests.support.live_server import live_uvicorn
+
+    log = AlertLog(tmp_path / "log")
+    AlertMonitor(store, AlertsConfig(), log).check(NOW)
+    with live_uvicorn(create_app(Services(store, alert_log=log))) as base:
+        assert main(["alerts", "--url", base, "--ticker", "ACME"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [json.loads(line)["ticker"] for line in lines] == ["ACME"]
+        assert main(["alerts", "--url", base, "--limit", "0"]) == 2  # the server's 422

@@ -218,3 +218,14 @@ def test_bench_stream_prints_its_figures(tiny_model_dir: Path) -> None:
     assert result["events_per_client"] == {"min": 120, "max": 120}
     assert result["duplicates_per_client_max"] == 0
     assert result["health_p50_ms_no_clients"] > 0 and result["health_p50_ms_with_clients"] > 0
+
+
+def test_newsig_watch_exits_cleanly_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.watch
+    from api.cli import main
+
+    def interrupted(*args: Any, **kwargs: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api.watch, "watch", interrupted)
+    assert main(["watch", "--url", "http://127.0.0.1:9"]) == 0
