@@ -207,3 +207,34 @@ def test_newsig_alerts_prints_a_servers_alerts(store: SQLiteSignalStore, tmp_pat
         lines = capsys.readouterr().out.splitlines()
         assert [json.loads(line)["ticker"] for line in lines] == ["ACME"]
         assert main(["alerts", "--url", base, "--limit", "0"]) == 2  # the server's 422
+
+
+def test_newsig_serve_checks_for_shifts_after_each_pass_that_stored_signals(
+        tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiring of `newsig serve --alerts`: the scheduler's pass wakes the monitor (which
+    then checks in its own thread); GET /alerts reads the same log."""
+    import ingest.alerts as alerts_module
+    from api.server import build_app
+    from core.settings import Settings
+    from tests.support.feed_server import FeedServer, Route, rss
+
+    woken = threading.Event()
+    monkeypatch.setattr(alerts_module.AlertMonitor, "notify", lambda self: woken.set())
+    feeds = FeedServer().start()
+    try:
+        feeds.routes["/wire.xml"] = Route(rss([
+            {"title": "Nokia profit fell to a loss", "guid": "n1",
+             "link": "https://n.example/1"}]))
+        feeds_file = tmp_path / "feeds.toml"
+        feeds_file.write_text(f'[[feeds]]\nid = "wire"\nurl = "{feeds.url("/wire.xml")}"\n')
+        config = tmp_path / "alerts.toml"
+        config.write_text("[shift]\nmargin = 0.5\n")
+        settings = Settings(store_url=f"sqlite:///{tmp_path}/s.db", model_dir=tiny_model_dir,
+                            alerts_file=config, alerts_dir=tmp_path / "log")
+        app = build_app(settings, feeds_file=feeds_file, interval=3600, schedule=True)
+        with TestClient(app) as client:
+            assert woken.wait(30), "the pass did not wake the alert monitor"
+            assert client.get("/alerts").json() == []
+        assert (tmp_path / "log").is_dir()
+    finally:
+        feeds.stop()
