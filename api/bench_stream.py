@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from api.bench_http import running_server
-from api.watch import iter_sse
+from api.watch import after_connected
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.machine import machine_info
 from core.models import Article, Prediction, Signal, utcnow
@@ -64,12 +64,7 @@ class _Listener(threading.Thread):
         try:
             with httpx.stream("GET", f"{self.base}/signals/stream",
                               timeout=httpx.Timeout(10, read=120)) as resp:
-                lines = resp.iter_lines()
-                for line in lines:
-                    if line.startswith(": connected"):
-                        self.connected.set()
-                        break
-                for ev in iter_sse(lines):
+                for ev in after_connected(resp.iter_lines(), self.connected.set):
                     if ev.event == "signal":
                         self.ids.append(ev.id)
         except httpx.HTTPError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -43,6 +43,17 @@ def iter_sse(lines: Iterable[str]) -> Iterator[SSEEvent]:
             data.append(value)
         elif field == "id" and "\0" not in value:
             last_id = value
+
+
+def after_connected(lines: Iterator[str], on_connected: Callable[[], None]
+                    ) -> Iterator[SSEEvent]:
+    """The events of a /signals/stream response that follow its `: connected` comment;
+    `on_connected` is called when that comment arrives (the stream's position is fixed)."""
+    for line in lines:
+        if line.startswith(": connected"):
+            on_connected()
+            break
+    yield from iter_sse(lines)
 
 
 class WatchError(Exception):

@@ -18,7 +18,7 @@ import pytest
 
 import api.stream as stream_module
 from api.app import Services, create_app
-from api.watch import iter_sse, watch
+from api.watch import after_connected, iter_sse, watch
 from core.adapters.sqlite_store import SQLiteSignalStore
 from tests.support.builders import make_signal
 from tests.support.live_server import live_uvicorn
@@ -47,12 +47,7 @@ class Reader:
             with httpx.stream("GET", f"{base}/signals/stream", params=params, headers=headers,
                               timeout=httpx.Timeout(10, read=30)) as resp:
                 assert resp.status_code == 200
-                lines = resp.iter_lines()
-                for line in lines:
-                    if line.startswith(": connected"):
-                        self.connected.set()
-                        break
-                for ev in iter_sse(lines):
+                for ev in after_connected(resp.iter_lines(), self.connected.set):
                     if ev.event == "signal":
                         assert ev.id is not None
                         self.events.append((int(ev.id), json.loads(ev.data)["title"]))
