@@ -1,0 +1,122 @@
+"""The serving graph's speed levers, on the tiny BERT built in the test session: attention
+really fused, the slow SkipLayerNormalization kernel kept out (offline and at load), and the
+last layer computing only the [CLS] row, each with the same logits as the plain graph."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+
+from core.adapters.onnx_classifier import SLOW_FUSIONS, OnnxClassifier
+from model.export import ONNX_FP32, cls_only_last_layer, fuse_graph
+
+pytest.importorskip("onnxruntime.transformers", reason="the optimizer ships with onnxruntime")
+
+IDS = np.array([[2, 5, 9, 11, 7, 3], [2, 8, 6, 3, 0, 0]], dtype=np.int64)
+
+
+def ops(model: onnx.ModelProto) -> collections.Counter[str]:
+    return collections.Counter(n.op_type for n in model.graph.node)
+
+
+def logits(model: onnx.ModelProto | Path) -> np.ndarray:
+    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    feed = {"input_ids": IDS, "attention_mask": (IDS != 0).astype(np.int64),
+            "token_type_ids": np.zeros_like(IDS)}
+    names = {i.name for i in session.get_inputs()}
+    return session.run(["logits"], {k: v for k, v in feed.items() if k in names})[0]
+
+
+@pytest.fixture(scope="module")
+def fused(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fused") / "fused.onnx"
+    # The optimizer reads heads and width from config.json beside the source graph.
+    src = out.parent / ONNX_FP32
+    src.write_bytes((tiny_model_dir / ONNX_FP32).read_bytes())
+    (out.parent / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    fuse_graph(src, out)
+    return out
+
+
+def test_attention_is_fused_once_per_layer_and_skip_layer_norm_is_not(
+        fused: Path, tiny_model_dir: Path) -> None:
+    layers = int(__import__("json").loads(
+        (tiny_model_dir / "config.json").read_text())["num_hidden_layers"])
+    counts = ops(onnx.load(str(fused)))
+    assert counts["Attention"] == layers, counts
+    assert counts["SkipLayerNormalization"] == 0, counts
+    assert counts["Softmax"] == 0 and counts["Transpose"] == 0, counts
+    np.testing.assert_allclose(logits(fused), logits(tiny_model_dir / ONNX_FP32), atol=1e-4)
+
+
+def test_cls_only_last_layer_keeps_the_logits(fused: Path) -> None:
+    graph = onnx.load(str(fused))
+    before = logits(graph)
+    assert cls_only_last_layer(graph)
+    assert ops(graph)["Slice"] >= 2
+    onnx.checker.check_model(graph)
+    np.testing.assert_allclose(logits(graph), before, atol=1e-5)
+
+
+def test_a_graph_pooled_over_other_positions_is_left_alone(fused: Path) -> None:
+    model = onnx.load(str(fused))
+    nodes = list(model.graph.node)
+    last_norm = [n for n in nodes if n.op_type == "LayerNormalization"][-1]
+    (gather,) = [n for n in nodes if last_norm.output[0] in n.input]
+    assert gather.op_type == "Gather"
+    # The head now reads position 1: the last layer's other rows are needed after all.
+    one = numpy_helper.from_array(np.array(1, dtype=np.int64), "pool_position_1")
+    model.graph.initializer.append(one)
+    gather.input[1] = "pool_position_1"
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    assert not cls_only_last_layer(model)
+    assert model == copy
+
+
+def test_the_release_graph_has_the_levers() -> None:
+    from core.names import RELEASE_MODEL_DIR
+
+    counts = ops(onnx.load(str(RELEASE_MODEL_DIR / "model.int8.onnx")))
+    assert counts["QAttention"] == 6, counts
+    assert counts["SkipLayerNormalization"] == 0, counts
+    assert counts["Slice"] >= 2, counts
+
+
+def _optimized_ops(model: Path, tmp: Path, disabled: list[str]) -> collections.Counter[str]:
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.optimized_model_filepath = str(tmp)
+    opts.log_severity_level = 3  # (a warning that a saved optimized graph is CPU-specific)
+    ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"],
+                         disabled_optimizers=disabled)
+    return ops(onnx.load(str(tmp)))
+
+
+def test_the_classifier_keeps_onnxruntime_from_fusing_skip_layer_norm_at_load(
+        tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    int8 = tiny_model_dir / "model.int8.onnx"  # plain Add + LayerNormalization nodes
+    assert ops(onnx.load(str(int8)))["SkipLayerNormalization"] == 0
+    # Control: left alone, onnxruntime fuses them when it loads the graph.
+    assert _optimized_ops(int8, tmp_path / "default.onnx", [])["SkipLayerNormalization"] > 0
+    assert _optimized_ops(int8, tmp_path / "ours.onnx",
+                          list(SLOW_FUSIONS))["SkipLayerNormalization"] == 0
+    # ...and the classifier's sessions are built with exactly those fusions off.
+    seen: list[list[str]] = []
+    real = ort.InferenceSession
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(list(kwargs.get("disabled_optimizers") or []))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    OnnxClassifier(tiny_model_dir)
+    assert seen and all(s == list(SLOW_FUSIONS) for s in seen)
