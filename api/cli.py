@@ -396,8 +396,7 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
         from api.bench_http import bench_http
 
         result = bench_http(settings.model_dir, runs=args.runs, concurrency=args.concurrency,
-                            baseline_runs=args.baseline_runs, cold_runs=args.cold_runs,
-                            before=args.before,
+                            cold_runs=args.cold_runs, before=args.before,
                             **({"input_csv": args.input} if args.input else {}))
         _write_result(result, args.out)
         return 0
@@ -708,7 +707,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="store_true",
                    help="also time the original serving path (DistilBERT-base, PyTorch eager "
                         "fp32, batch 1; needs the train extra) and print the speed-up")
-    p.add_argument("--baseline-runs", type=int, default=1)
+    p.add_argument("--baseline-runs", type=int, default=1,
+                   help="passes of the original path (in-process bench; with --http it runs "
+                        "one pass per --runs, interleaved with the server's)")
     p.add_argument("--http", action="store_true",
                    help="through a real `newsig serve`: one sentence per request over "
                         "keep-alive HTTP, concurrency, cold starts (serve and the Lambda "

@@ -31,7 +31,7 @@ def test_bench_http_prints_its_figures(tiny_model_dir: Path, tmp_path: Path) -> 
     out = tmp_path / "http.json"
     run = subprocess.run(
         [str(Path(sys.executable).parent / "newsig"), "bench", "classify", "--http",
-         "--model-dir", str(tiny_model_dir), "--input", str(data), "--runs", "1",
+         "--model-dir", str(tiny_model_dir), "--input", str(data), "--runs", "2",
          "--cold-runs", "1", "--concurrency", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -49,4 +49,9 @@ def test_bench_http_prints_its_figures(tiny_model_dir: Path, tmp_path: Path) -> 
     assert result["original_serving_path"]["parameters"] > 60_000_000  # DistilBERT-base
     assert result["speedup_p50"] == round(
         result["original_serving_path"]["p50_ms"] / single["p50_ms"], 1)
+    # One pass of the original path per run, between the server's passes: a ratio per run.
+    assert len(result["original_serving_path"]["per_run"]) == 2
+    assert result["speedup_p50_per_run"] == [
+        round(o["p50_ms"] / h["p50_ms"], 1) for o, h in zip(
+            result["original_serving_path"]["per_run"], single["per_run"], strict=True)]
     assert "isa" in result["machine"] and "cpu" in result["machine"]
