@@ -76,7 +76,9 @@ def compare_quantization(model_dir: str | Path, *, progress: bool = False) -> di
                  {"fused": False, "per_channel": False})):
             folder = Path(tmp_name) / f"v{len(variants)}"
             folder.mkdir()
-            for name in (ONNX_FP32, "tokenizer.json", "labels.json", "model_version"):
+            # config.json: the graph fusion reads the heads and width from it.
+            for name in (ONNX_FP32, "config.json", "tokenizer.json", "labels.json",
+                         "model_version"):
                 shutil.copy2(model_dir / name, folder / name)
             quantize_int8(folder, **options)
             variants.append((label, folder, ONNX_INT8))

@@ -60,7 +60,13 @@ def fuse_graph(src: Path, dst: Path) -> dict[str, int]:
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
-    config = json.loads((src.parent / "config.json").read_text())
+    config_path = src.parent / "config.json"
+    if not config_path.exists():
+        from core.errors import ModelNotFoundError
+
+        raise ModelNotFoundError(f"{src.parent} has no config.json: the graph fusion needs the "
+                                 "model's heads and width (export from a trained folder)")
+    config = json.loads(config_path.read_text())
     opts = FusionOptions("bert")
     opts.enable_embed_layer_norm = False
     opts.enable_skip_layer_norm = False

@@ -120,3 +120,16 @@ def test_the_classifier_keeps_onnxruntime_from_fusing_skip_layer_norm_at_load(
     monkeypatch.setattr(ort, "InferenceSession", spy)
     OnnxClassifier(tiny_model_dir)
     assert seen and all(s == list(SLOW_FUSIONS) for s in seen)
+
+
+def test_the_quantization_comparison_exports_every_variant(tiny_model_dir: Path) -> None:
+    from model.evaluate import compare_quantization
+
+    result = compare_quantization(tiny_model_dir)
+    graphs = [r["graph"] for r in result["rows"]]
+    assert graphs[0] == "fp32" and len(graphs) == 4
+    assert all(0 <= r["accuracy"] <= 1 for r in result["rows"])
+    # 8-bit tables make the file smaller than fp32 tables (the one thing that must hold
+    # whatever the tiny model's accuracy).
+    by = {r["graph"]: r for r in result["rows"]}
+    assert by["int8, 8-bit embeddings"]["size_mb"] <= by["int8, fp32 embeddings"]["size_mb"]
