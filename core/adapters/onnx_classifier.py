@@ -64,6 +64,7 @@ class OnnxClassifier:
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
+        self.model_file = model_file
         model_path = self.model_dir / model_file
         for name in (model_file, *MODEL_FILES):
             if not (self.model_dir / name).exists():

@@ -18,6 +18,7 @@ import pytest
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sagemaker_classifier import SageMakerClassifier
 from core.errors import InvalidInputError
+from core.models import Sentiment
 from core.names import MAX_HEADLINES_PER_REQUEST
 from core.ports import Classifier
 from model.export import export_sagemaker
@@ -89,10 +90,17 @@ def test_more_texts_than_a_batch_or_a_request_keep_their_order(
     one_by_one = {t: any_classifier.classify([t])[0] for t, _ in PROBES}
     together = any_classifier.classify(texts)
     assert len(together) == len(texts)
+    # int8 graphs quantize activations per call, with one scale over the whole batch tensor
+    # (padding included), so the same text's probabilities move a little with the texts it is
+    # batched with (1.7e-4 seen on the tiny model); fp32 only by float rounding.
+    tol = 1e-3 if getattr(any_classifier, "model_file", "") == "model.int8.onnx" else 1e-4
+    # The probes span all three labels, so a text answered with another label's prediction
+    # fails the label check whatever the tolerance.
+    assert {p.label for p in one_by_one.values()} == set(Sentiment)
     for text, p in zip(texts, together, strict=True):
         assert p.label == one_by_one[text].label
         assert p.probabilities.as_list() == pytest.approx(one_by_one[text].probabilities.as_list(),
-                                                          abs=1e-4)
+                                                          abs=tol)
 
 
 @pytest.mark.parametrize("bad", [["fine", "   "], ["", "x"], "one string, not a list"])
