@@ -115,6 +115,8 @@ def cls_only_last_layer(model: Any) -> bool:
     norms = [n for n in nodes[start:] if n.op_type == "LayerNormalization"]
     if not norms:
         return False
+    if norms[-1].output[0] in {o.name for o in graph.output}:
+        return False  # every position's hidden state is an output of the graph
     readers = consumers.get(norms[-1].output[0], [])
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     for node in nodes:

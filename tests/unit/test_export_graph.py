@@ -82,6 +82,17 @@ def test_a_graph_pooled_over_other_positions_is_left_alone(fused: Path) -> None:
     assert model == copy
 
 
+def test_a_graph_that_outputs_every_position_is_left_alone(fused: Path) -> None:
+    model = onnx.load(str(fused))
+    last_norm = [n for n in model.graph.node if n.op_type == "LayerNormalization"][-1]
+    model.graph.output.append(onnx.helper.make_tensor_value_info(
+        last_norm.output[0], onnx.TensorProto.FLOAT, None))
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    assert not cls_only_last_layer(model)
+    assert model == copy
+
+
 def test_the_release_graph_has_the_levers() -> None:
     from core.names import RELEASE_MODEL_DIR
 
