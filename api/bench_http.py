@@ -262,8 +262,7 @@ def bench_http(model_dir: str | Path, *, runs: int = 3, input_csv: str | Path = 
         # (this VM's speed drifts by a third within an hour).
         original = OriginalServingPath(model_dir) if baseline else None
         if original is not None:
-            for t in texts[:10]:
-                original.one(t)
+            original.warm_up(texts)
         original_runs: list[dict[str, float]] = []
         for _ in tqdm(range(runs), desc="http runs", unit="run"):
             for name, base in servers.items():

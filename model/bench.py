@@ -81,6 +81,10 @@ class OriginalServingPath:
             self._torch.softmax(self.model(input_ids=enc["input_ids"],
                                            attention_mask=enc["attention_mask"]).logits, -1)
 
+    def warm_up(self, texts: list[str]) -> None:
+        for t in texts[:10]:
+            self.one(t)
+
     def run_pass(self, texts: list[str]) -> dict[str, float]:
         samples = []
         for t in texts:
@@ -98,8 +102,7 @@ class OriginalServingPath:
 def bench_original_serving_path(model_dir: str | Path, texts: list[str], *, runs: int) -> dict:
     """OriginalServingPath, `runs` passes over the texts after a warm-up."""
     original = OriginalServingPath(model_dir)
-    for t in texts[:10]:
-        original.one(t)
+    original.warm_up(texts)
     per_run = [original.run_pass(texts)
                for _ in tqdm(range(runs), desc="original path", unit="run")]
     return original.summary(per_run, len(texts))
