@@ -171,7 +171,7 @@ def add_synthetic(teacher_dir: Path, source: Path, out: Path, *, per_template: i
     """`source`'s soft labels plus synthetic headlines (model.synth) labelled by the teacher,
     written to `out` with the provenance extended; rows equal (numbers masked) to a held-out
     sentence are dropped, as for the rest of the transfer set."""
-    from model.synth import synthetic_headlines
+    from model.synth import apply_policy, labelled_headlines
 
     base = read_soft_labels(source)
     cfg = SplitConfig()
@@ -180,13 +180,17 @@ def add_synthetic(teacher_dir: Path, source: Path, out: Path, *, per_template: i
                 *data.get("val_headlines", ([], []))[0]]
     exclude = {near_duplicate_key(t) for t in held_out}
     seen = set(base.texts)
-    new = [t for t in synthetic_headlines(per_template, seed=seed)
-           if t not in seen and near_duplicate_key(t) not in exclude]
-    probs = teacher_probabilities(teacher_dir, new, progress=progress)
+    made = [(t, label) for t, label in labelled_headlines(per_template, seed=seed)
+            if t not in seen and near_duplicate_key(t) not in exclude]
+    new = [t for t, _ in made]
+    policy = [label for _, label in made]
+    teacher = teacher_probabilities(teacher_dir, new, progress=progress)
+    probs, overruled = apply_policy(teacher, policy)
     import numpy as np
 
+    # A policy label is also the row's gold label (cross-entropy as for human labels).
     ts = TransferSet([*base.texts, *new], [*base.sources, *["synthetic"] * len(new)],
-                     [*base.gold, *[None] * len(new)])
+                     [*base.gold, *policy])
     provenance = {**{k: v for k, v in base.provenance.items()
                      if k not in ("rows", "sources", "file")},
                   "synthetic": {"per_template": per_template, "seed": seed, "rows": len(new),
@@ -194,8 +198,11 @@ def add_synthetic(teacher_dir: Path, source: Path, out: Path, *, per_template: i
                                 "command": f"newsig model teacher label --add-synthetic "
                                            f"{per_template}",
                                 "date": time.strftime("%Y-%m-%d", time.gmtime()),
-                                "mean_top_probability": round(float(probs.max(axis=1).mean()),
-                                                              4)}}
+                                "mean_top_probability": round(
+                                    float(teacher.max(axis=1).mean()), 4),
+                                "policy": {"rows_with_label": sum(p is not None for p in policy),
+                                           "teacher_overruled": overruled,
+                                           "rule": "model/synth.py module docstring"}}}
     write_soft_labels(out, ts, np.vstack([base.probs, probs]), provenance)
     return {**provenance, "rows": len(ts), "sources": ts.counts(), "file": str(out)}
 
