@@ -301,12 +301,17 @@ def cmd_teacher_label(args: argparse.Namespace) -> int:
 
     teacher = Path(args.teacher) if args.teacher else None
     info = teacher_info(teacher)
-    if args.add_synthetic:
-        from model.distill import add_synthetic
+    if args.add_synthetic or args.add_headline_variants:
+        from model.distill import add_headline_variants, add_synthetic
 
-        result = add_synthetic(Path(info["dir"]), Path(args.source or SOFT_LABELS),
-                               Path(args.out or SOFT_LABELS), per_template=args.add_synthetic,
-                               teacher_info=info)
+        source, out = Path(args.source or SOFT_LABELS), Path(args.out or SOFT_LABELS)
+        if args.add_synthetic:
+            result = add_synthetic(Path(info["dir"]), source, out,
+                                   per_template=args.add_synthetic, teacher_info=info)
+        else:
+            result = add_headline_variants(Path(info["dir"]), source, out,
+                                           per_sentence=args.add_headline_variants,
+                                           teacher_info=info)
         _emit(json.dumps(result))
         return 0
     result = label_transfer_set(Path(info["dir"]), Path(args.out or SOFT_LABELS),
@@ -632,8 +637,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-synthetic", type=int, default=0, metavar="N",
                    help="instead: keep --source's rows and add N synthetic event headlines "
                         "per template (model/synth.py), labelled by the teacher")
-    p.add_argument("--source", help="soft labels to extend (--add-synthetic; default the "
-                                    "committed file)")
+    p.add_argument("--add-headline-variants", type=int, default=0, metavar="N",
+                   help="instead: keep --source's rows and add up to N variants of each "
+                        "training headline (model/augment.py), labelled by the teacher")
+    p.add_argument("--source", help="soft labels to extend (--add-synthetic, "
+                                    "--add-headline-variants; default the committed file)")
     p.set_defaults(func=cmd_teacher_label)
 
     p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "

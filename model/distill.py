@@ -34,7 +34,7 @@ from model.data import (
 
 PROB_COLUMNS = tuple(f"p_{label}" for label in LABELS)
 SOURCES = ("phrasebank_train", "headlines_train", "phrasebank_extra", "augmented",
-           "synthetic")
+           "synthetic", "headlines_augmented")
 
 
 @dataclass
@@ -165,46 +165,74 @@ def read_soft_labels(path: Path = SOFT_LABELS) -> SoftLabels:
     return SoftLabels(texts, sources, gold, np.array(rows, dtype=np.float64), provenance)
 
 
-def add_synthetic(teacher_dir: Path, source: Path, out: Path, *, per_template: int,
-                  seed: int = 0, progress: bool = True, teacher_info: dict | None = None
-                  ) -> dict:
-    """`source`'s soft labels plus synthetic headlines (model.synth) labelled by the teacher,
-    written to `out` with the provenance extended; rows equal (numbers masked) to a held-out
-    sentence are dropped, as for the rest of the transfer set."""
-    from model.synth import apply_policy, labelled_headlines
+def _extend(teacher_dir: Path, source: Path, out: Path, rows: list[tuple[str, str | None]],
+            name: str, record: dict, *, progress: bool, teacher_info: dict | None) -> dict:
+    """`source`'s soft labels plus `rows` (text, policy label or None) labelled by the teacher
+    (overruled where a policy label disagrees, model.synth.apply_policy), written to `out`
+    with the provenance extended under `name`; rows already there or equal (numbers masked)
+    to a held-out sentence are dropped, as for the rest of the transfer set."""
+    import numpy as np
+
+    from model.synth import apply_policy
 
     base = read_soft_labels(source)
-    cfg = SplitConfig()
-    data = load_training_data(cfg)
+    data = load_training_data(SplitConfig())
     held_out = [*load_labelled_csv(FPB_TEST)[0], *data["val_phrasebank"][0],
                 *data.get("val_headlines", ([], []))[0]]
     exclude = {near_duplicate_key(t) for t in held_out}
     seen = set(base.texts)
-    made = [(t, label) for t, label in labelled_headlines(per_template, seed=seed)
+    made = [(t, label) for t, label in rows
             if t not in seen and near_duplicate_key(t) not in exclude]
     new = [t for t, _ in made]
     policy = [label for _, label in made]
     teacher = teacher_probabilities(teacher_dir, new, progress=progress)
     probs, overruled = apply_policy(teacher, policy)
-    import numpy as np
-
     # A policy label is also the row's gold label (cross-entropy as for human labels).
-    ts = TransferSet([*base.texts, *new], [*base.sources, *["synthetic"] * len(new)],
+    ts = TransferSet([*base.texts, *new], [*base.sources, *[name] * len(new)],
                      [*base.gold, *policy])
     provenance = {**{k: v for k, v in base.provenance.items()
                      if k not in ("rows", "sources", "file")},
-                  "synthetic": {"per_template": per_template, "seed": seed, "rows": len(new),
-                                "teacher": teacher_info or {"dir": str(teacher_dir)},
-                                "command": f"newsig model teacher label --add-synthetic "
-                                           f"{per_template}",
-                                "date": time.strftime("%Y-%m-%d", time.gmtime()),
-                                "mean_top_probability": round(
-                                    float(teacher.max(axis=1).mean()), 4),
-                                "policy": {"rows_with_label": sum(p is not None for p in policy),
-                                           "teacher_overruled": overruled,
-                                           "rule": "model/synth.py module docstring"}}}
+                  name: {**record, "rows": len(new),
+                         "teacher": teacher_info or {"dir": str(teacher_dir)},
+                         "date": time.strftime("%Y-%m-%d", time.gmtime()),
+                         "mean_top_probability": round(float(teacher.max(axis=1).mean()), 4),
+                         **({"policy": {"rows_with_label": sum(p is not None for p in policy),
+                                        "teacher_overruled": overruled,
+                                        "rule": "model/synth.py module docstring"}}
+                            if any(p is not None for p in policy) else {})}}
     write_soft_labels(out, ts, np.vstack([base.probs, probs]), provenance)
     return {**provenance, "rows": len(ts), "sources": ts.counts(), "file": str(out)}
+
+
+def add_synthetic(teacher_dir: Path, source: Path, out: Path, *, per_template: int,
+                  seed: int = 0, progress: bool = True, teacher_info: dict | None = None
+                  ) -> dict:
+    """`source`'s soft labels plus synthetic headlines (model.synth) labelled by the teacher
+    under the templates' labelling policy."""
+    from model.synth import labelled_headlines
+
+    record = {"per_template": per_template, "seed": seed,
+              "command": f"newsig model teacher label --add-synthetic {per_template}"}
+    return _extend(teacher_dir, source, out, labelled_headlines(per_template, seed=seed),
+                   "synthetic", record, progress=progress, teacher_info=teacher_info)
+
+
+def add_headline_variants(teacher_dir: Path, source: Path, out: Path, *, per_sentence: int,
+                          seed: int = 0, progress: bool = True,
+                          teacher_info: dict | None = None) -> dict:
+    """`source`'s soft labels plus variants of its training headlines (numbers jittered, a
+    direction word swapped: model.augment), labelled by the teacher: in-domain transfer
+    sentences for the half of the training data the PhraseBank variants do not cover."""
+    from model.augment import augment
+
+    base = read_soft_labels(source)
+    headlines = [t for t, src in zip(base.texts, base.sources, strict=True)
+                 if src == "headlines_train"]
+    variants = augment(headlines, seed=seed, per_sentence=per_sentence)
+    record = {"per_sentence": per_sentence, "seed": seed,
+              "command": f"newsig model teacher label --add-headline-variants {per_sentence}"}
+    return _extend(teacher_dir, source, out, [(v, None) for v in variants],
+                   "headlines_augmented", record, progress=progress, teacher_info=teacher_info)
 
 
 def label_transfer_set(teacher_dir: Path, out: Path = SOFT_LABELS, *, split_seed: int = 42,
