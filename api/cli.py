@@ -405,6 +405,16 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
                             **({"input_csv": args.input} if args.input else {}))
         _write_result(result, args.out)
         return 0
+    if args.op_profile:
+        from core.adapters.onnx_classifier import OnnxClassifier
+        from model.bench import op_profile
+        from model.data import FPB_TEST, load_labelled_csv
+
+        texts, _ = load_labelled_csv(args.input or FPB_TEST)
+        clf = OnnxClassifier(settings.model_dir, model_file=args.model_file,
+                             threads=args.threads)
+        _write_result(op_profile(clf, texts, runs=args.runs), args.out)
+        return 0
     from model.bench import bench_classify
 
     result = bench_classify(settings.model_dir, model_file=args.model_file, runs=args.runs,
@@ -723,6 +733,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "keep-alive HTTP, concurrency, cold starts (serve and the Lambda "
                         "handler), and the original path in the same run (needs the train "
                         "extra)")
+    p.add_argument("--op-profile", action="store_true",
+                   help="instead: where a lone sentence's model time goes, per onnxruntime "
+                        "operator type (its profiler on; --runs passes over --input)")
     p.add_argument("--concurrency", type=int, default=16, help="clients at once (--http)")
     p.add_argument("--cold-runs", type=int, default=3, help="server starts timed (--http)")
     p.add_argument("--before", type=Path, default=None,

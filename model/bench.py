@@ -108,6 +108,44 @@ def bench_original_serving_path(model_dir: str | Path, texts: list[str], *, runs
     return original.summary(per_run, len(texts))
 
 
+def op_profile(clf: OnnxClassifier, texts: list[str], *, runs: int = 1) -> dict:
+    """Where a lone headline's model time goes, per operator type: every text alone through a
+    session built as the classifier's lone-call session (same threads, same fusions) with
+    onnxruntime's profiler on; per operator type, calls and microseconds per model run and
+    the share of all operator time. The profiler adds a few microseconds per operator, so
+    `model_run_p50_us` here is above the unprofiled model call."""
+    import json
+    import tempfile
+
+    from core.adapters.onnx_classifier import make_session
+
+    encoded = [clf._encode([t]) for t in texts]
+    with tempfile.TemporaryDirectory() as tmp:
+        session = make_session(clf.model_dir / clf.model_file, clf.session_threads[0],
+                               profile_prefix=str(Path(tmp) / "ops"))
+        for _ in tqdm(range(runs), desc="op profile", unit="run"):
+            for ids in encoded:
+                session.run(["logits"], clf.feed(ids))
+        events = json.loads(Path(session.end_profiling()).read_text())
+    model_runs = [e["dur"] for e in events if e.get("name") == "model_run"]
+    per_op: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            per_op.setdefault(e["args"]["op_name"], []).append(float(e["dur"]))
+    n = max(1, len(model_runs))
+    total = sum(sum(v) for v in per_op.values()) or 1.0
+    ops = [{"op": op, "calls_per_run": round(len(v) / n, 2),
+            "us_per_run": round(sum(v) / n, 1), "share": round(sum(v) / total, 4)}
+           for op, v in sorted(per_op.items(), key=lambda kv: -sum(kv[1]))]
+    return {"benchmark": "classify-ops", "model_dir": str(clf.model_dir),
+            "model_file": clf.model_file, "model_version": clf.model_version,
+            "machine": machine_info(), "threads": clf.session_threads[0],
+            "sentences": len(texts), "model_runs": len(model_runs),
+            "mean_tokens": round(float(np.mean([len(e[0]) for e in encoded])), 1),
+            "model_run_p50_us": round(float(np.median(model_runs)), 1) if model_runs else None,
+            "operator_us_per_run": round(total / n, 1), "ops": ops}
+
+
 def bench_classify(model_dir: str | Path, *, model_file: str = "model.int8.onnx",
                    runs: int = 3, input_csv: str | Path = FPB_TEST, threads: int = 0,
                    batch_size: int = 32, baseline: bool = False, baseline_runs: int = 1

@@ -55,6 +55,25 @@ def read_model_version(model_dir: Path) -> str:
 SLOW_FUSIONS = ("SkipLayerNormFusion",)
 
 
+def make_session(model_path: str | Path, threads: int, *, profile_prefix: str | None = None
+                 ) -> Any:
+    """An onnxruntime CPU session as the classifier runs it (all graph optimizations but
+    SLOW_FUSIONS, `threads` intra-op threads); with `profile_prefix`, onnxruntime's profiler
+    on, its JSON written under that prefix when the session's profiling ends."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    if profile_prefix is not None:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(model_path), sess_options=opts,
+                                providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(SLOW_FUSIONS))
+
+
 class OnnxClassifier:
     """Classifies in length-sorted batches; returns calibrated probabilities in LABELS order."""
 
@@ -105,13 +124,7 @@ class OnnxClassifier:
 
     @staticmethod
     def _session(ort: Any, model_path: Path, threads: int) -> Any:
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        return ort.InferenceSession(str(model_path), sess_options=opts,
-                                    providers=["CPUExecutionProvider"],
-                                    disabled_optimizers=list(SLOW_FUSIONS))
+        return make_session(model_path, threads)
 
     @property
     def model_version(self) -> str:
@@ -128,7 +141,8 @@ class OnnxClassifier:
                 return [self.tokenizer.encode(texts[0]).ids]
             return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
 
-    def _run(self, ids: list[list[int]]) -> np.ndarray:
+    def feed(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
+        """The model's inputs for token id lists: right-padded, with the attention mask."""
         width = max(len(x) for x in ids)
         input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -138,6 +152,10 @@ class OnnxClassifier:
         feed = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(input_ids)
+        return feed
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        feed = self.feed(ids)
         with self._count_lock:
             self._in_flight += 1
             alone = self._in_flight == 1 and expected_parallel_calls.get() <= 1

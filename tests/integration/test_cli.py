@@ -221,6 +221,31 @@ def test_bench_classify_side_by_side_with_the_original_path(tiny_model_dir: Path
     assert set(result["goals"]) == {"speedup_p50_at_least", "batched_at_least_per_s", "met"}
 
 
+def test_bench_classify_op_profile_accounts_for_the_model_time(tiny_model_dir: Path,
+                                                                tmp_path: Path) -> None:
+    """Per operator type, from onnxruntime's profiler: every model run counted, the shares
+    add up, the embedding lookup and the products are there, no profile file left behind."""
+    import onnx
+
+    src = tmp_path / "sentences.csv"
+    src.write_text("text,label\n" + "".join(f"profit rose {i},positive\n" for i in range(15)))
+    r = run("bench", "classify", "--model-dir", str(tiny_model_dir), "--runs", "2",
+            "--input", str(src), "--op-profile", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (result,) = lines(r.stdout)
+    assert result["benchmark"] == "classify-ops" and result["model_runs"] == 30
+    ops = {o["op"]: o for o in result["ops"]}
+    assert sum(o["share"] for o in ops.values()) == pytest.approx(1.0, abs=0.01)
+    assert sum(o["us_per_run"] for o in ops.values()) == pytest.approx(
+        result["operator_us_per_run"], rel=0.01)
+    assert "Gather" in ops and ops["Gather"]["calls_per_run"] >= 1
+    graph_ops = {n.op_type for n in onnx.load(str(tiny_model_dir / "model.int8.onnx")).graph.node}
+    assert graph_ops & set(ops)  # the file's operators (or their fusions) are what ran
+    assert any("MatMul" in op or "Attention" in op for op in ops)
+    assert result["model_run_p50_us"] > 0
+    assert not list(tmp_path.glob("*.json"))  # the profiler's file went with its temp folder
+
+
 def test_bench_ingest_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
     r = run("bench", "ingest", "--model-dir", str(tiny_model_dir), "--feeds", "4", "--items",
             "6", "--latency-ms", "20", "--runs", "2")
