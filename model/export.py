@@ -47,7 +47,7 @@ ONNX_FUSED = "model.fused.onnx"
 
 def fuse_graph(src: Path, dst: Path) -> dict[str, int]:
     """onnxruntime's transformer optimizer (offline): one Attention node per layer (Q, K and V
-    in one matrix) and bias-gelu fusion on the fp32 graph.
+    in one matrix) and Gelu fusion on the fp32 graph.
 
     - Heads and width come from the model's config.json next to `src`: the optimizer cannot
       read them from this graph ("Failed to detect num_heads"), and without them it silently
@@ -56,6 +56,11 @@ def fuse_graph(src: Path, dst: Path) -> dict[str, int]:
       SkipLayerNormalization kernel measured 80 us against 20 us for Add + LayerNormalization
       on one 31-token headline, and 12 of them made a quarter of the model's time. The
       classifier also turns off the same fusion at load (SLOW_FUSIONS).
+    - The feed-forward bias stays an Add before a plain (erf) Gelu instead of one BiasGelu:
+      onnxruntime then folds that Add into the int8 product before it (a bias input) and its
+      Gelu kernel is faster than BiasGelu's (270 -> 164 us a headline, the same logits;
+      paired A/B over the 690 test sentences: 4.5-5% less model time). At load onnxruntime
+      folds the bias into the product first, so it never fuses a BiasGelu back.
     - The embedding lookups stay plain Gathers so they can be stored as 8-bit."""
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
@@ -70,6 +75,7 @@ def fuse_graph(src: Path, dst: Path) -> dict[str, int]:
     opts = FusionOptions("bert")
     opts.enable_embed_layer_norm = False
     opts.enable_skip_layer_norm = False
+    opts.enable_bias_gelu = False
     optimized = optimize_model(str(src), model_type="bert",
                                num_heads=int(config["num_attention_heads"]),
                                hidden_size=int(config["hidden_size"]),
