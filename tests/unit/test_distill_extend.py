@@ -3,7 +3,9 @@ the training headlines, labelled by a teacher (the tiny test model plays it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,15 +30,23 @@ def _base(path: Path) -> Path:
     return write_soft_labels(path, ts, probs, {"split_seed": 42, "command": "test"})
 
 
-def test_headline_variants_are_new_unlabelled_rows_from_the_training_headlines(
-        tiny_model_dir: Path, tmp_path: Path) -> None:
-    src = _base(tmp_path / "soft.csv")
-    out = tmp_path / "soft_hv.csv"
-    result = add_headline_variants(tiny_model_dir, src, out, per_sentence=2, progress=False)
+def _extended(extend: Callable[..., dict], teacher: Path, tmp: Path, source: str, **kw: int
+              ) -> tuple[dict, Any, list[tuple[str, str | None, np.ndarray]]]:
+    """`extend` run on the base file: its result, the file it wrote, and the rows it added."""
+    out = tmp / f"{source}.csv"
+    result = extend(teacher, _base(tmp / "soft.csv"), out, progress=False, **kw)
     soft = read_soft_labels(out)
     assert soft.texts[:len(HEADLINES)] == HEADLINES  # the source's rows kept, in order
-    new = [(t, g) for t, s, g in zip(soft.texts, soft.sources, soft.gold, strict=True)
-           if s == "headlines_augmented"]
+    rows = [(t, g, p) for t, s, g, p in zip(soft.texts, soft.sources, soft.gold, soft.probs,
+                                            strict=True) if s == source]
+    return result, soft, rows
+
+
+def test_headline_variants_are_new_unlabelled_rows_from_the_training_headlines(
+        tiny_model_dir: Path, tmp_path: Path) -> None:
+    result, soft, added = _extended(add_headline_variants, tiny_model_dir, tmp_path,
+                                    "headlines_augmented", per_sentence=2)
+    new = [(t, g) for t, g, _ in added]
     assert 4 <= len(new) == result["headlines_augmented"]["rows"] <= 2 * len(HEADLINES)
     assert all(g is None for _, g in new) and not {t for t, _ in new} & set(HEADLINES)
     np.testing.assert_allclose(soft.probs.sum(axis=1), 1.0, atol=1e-6)
@@ -45,12 +55,8 @@ def test_headline_variants_are_new_unlabelled_rows_from_the_training_headlines(
 
 def test_synthetic_rows_follow_the_policy_where_the_teacher_disagrees(
         tiny_model_dir: Path, tmp_path: Path) -> None:
-    src = _base(tmp_path / "soft.csv")
-    out = tmp_path / "soft_syn.csv"
-    result = add_synthetic(tiny_model_dir, src, out, per_template=2, progress=False)
-    soft = read_soft_labels(out)
-    rows = [(t, g, p) for t, s, g, p in zip(soft.texts, soft.sources, soft.gold, soft.probs,
-                                            strict=True) if s == "synthetic"]
+    result, _, rows = _extended(add_synthetic, tiny_model_dir, tmp_path, "synthetic",
+                                per_template=2)
     policy = result["synthetic"]["policy"]
     assert policy["rows_with_label"] == sum(g is not None for _, g, _ in rows) > 0
     # Every labelled row now agrees with its policy label: kept where the (random) tiny
