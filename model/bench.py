@@ -119,7 +119,7 @@ def op_profile(clf: OnnxClassifier, texts: list[str], *, runs: int = 1) -> dict:
 
     from core.adapters.onnx_classifier import make_session
 
-    encoded = [clf._encode([t]) for t in texts]
+    encoded = [clf.encode([t]) for t in texts]
     with tempfile.TemporaryDirectory() as tmp:
         session = make_session(clf.model_dir / clf.model_file, clf.session_threads[0],
                                profile_prefix=str(Path(tmp) / "ops"))

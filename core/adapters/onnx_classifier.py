@@ -79,7 +79,6 @@ class OnnxClassifier:
 
     def __init__(self, model_dir: str | Path, *, model_file: str = "model.int8.onnx",
                  threads: int = 0, batch_size: int = 32, max_length: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
@@ -113,7 +112,7 @@ class OnnxClassifier:
             os.cpu_count() or 1)
         widths = [threads] if threads else sorted({cores, 1}, reverse=True)
         try:
-            self._sessions = [self._session(ort, model_path, n) for n in widths]
+            self._sessions = [make_session(model_path, n) for n in widths]
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelNotFoundError(f"cannot load {model_path}: {exc}") from exc
         self.session = self._sessions[0]
@@ -121,10 +120,6 @@ class OnnxClassifier:
         self._count_lock = threading.Lock()
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()  # tokenizer truncation state is shared
-
-    @staticmethod
-    def _session(ort: Any, model_path: Path, threads: int) -> Any:
-        return make_session(model_path, threads)
 
     @property
     def model_version(self) -> str:
@@ -135,7 +130,8 @@ class OnnxClassifier:
         """Intra-op threads of each session: [cores, 1] when chosen by load."""
         return [int(s.get_session_options().intra_op_num_threads) for s in self._sessions]
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text (truncated to max_length, unpadded)."""
         with self._lock:
             if len(texts) == 1:  # encode_batch would hand one text to rayon's thread pool
                 return [self.tokenizer.encode(texts[0]).ids]
@@ -177,7 +173,7 @@ class OnnxClassifier:
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
-        encoded = self._encode(texts)
+        encoded = self.encode(texts)
         # Length bucketing: sort by token count so each batch pads little.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         probs = np.empty((len(texts), len(LABELS)), dtype=np.float64)
