@@ -17,6 +17,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from api.fastpath import ClassifyFastPath
 from api.middleware import GuardMiddleware
 from api.schemas import (
     ClassifyRequest,
@@ -140,6 +141,14 @@ def _request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", "") or "")
 
 
+def render_domain_error(exc: NewsSignalsError, request_id: str) -> tuple[int, bytes]:
+    """Status and JSON body of a domain error's answer (server-side ones logged here)."""
+    status = status_for(exc)
+    if status >= 500:
+        log.error("request %s: %s: %s", request_id, type(exc).__name__, exc)
+    return status, json.dumps(error_body(exc, request_id)).encode()
+
+
 def error_body(exc: NewsSignalsError, request_id: str = "") -> dict[str, Any]:
     status = status_for(exc)
     if status >= 500:
@@ -189,15 +198,11 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
                   description="Financial news sentiment: classify headlines and query signals.",
                   docs_url=None, redoc_url=None)
     app.state.services = services
-    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes,
-                       api_key=api_key)
 
     @app.exception_handler(NewsSignalsError)
-    async def _domain_error(request: Request, exc: NewsSignalsError) -> JSONResponse:
-        status = status_for(exc)
-        if status >= 500:
-            log.error("request %s: %s: %s", _request_id(request), type(exc).__name__, exc)
-        return JSONResponse(status_code=status, content=error_body(exc, _request_id(request)))
+    async def _domain_error(request: Request, exc: NewsSignalsError) -> Response:
+        status, body = render_domain_error(exc, _request_id(request))
+        return Response(body, status_code=status, media_type="application/json")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -210,8 +215,7 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         return JSONResponse(status_code=500, headers={"x-request-id": rid}, content={
             "detail": [{"type": "InternalError", "msg": "internal error", "request_id": rid}]})
 
-    @app.post("/classify", response_model=ClassifyResponse, tags=["classify"])
-    async def classify(body: ClassifyRequest) -> Response:
+    async def classify_payload(body: ClassifyRequest) -> tuple[bytes, str]:
         started = time.perf_counter()
         texts = body.texts()
         predictions = await services.classify_async(texts)
@@ -221,12 +225,25 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         # documents the shape).
         out = ClassifyResponse(predictions=[PredictionOut.of(t, p)
                                             for t, p in zip(texts, predictions, strict=True)])
-        payload = out.model_dump_json()
+        payload = out.model_dump_json().encode()
         # Server-Timing: where a request's milliseconds go, for clients and the HTTP
         # benchmark (model = the pool hop, tokenizing and the model; route = all of this
         # handler after the body was parsed and validated).
         timing = (f"model;dur={model_ms:.3f}, "
                   f"route;dur={(time.perf_counter() - started) * 1000:.3f}")
+        return payload, timing
+
+    # Well-formed JSON requests are answered by this layer before FastAPI's machinery
+    # (api/fastpath.py); the route below serves the rest (other content types, invalid
+    # bodies, so their 422s keep one format) and documents the contract.
+    app.add_middleware(ClassifyFastPath, path="/classify", handle=classify_payload,
+                       render_error=render_domain_error)
+    app.add_middleware(GuardMiddleware, max_body_bytes=max_body_bytes,
+                       api_key=api_key)
+
+    @app.post("/classify", response_model=ClassifyResponse, tags=["classify"])
+    async def classify(body: ClassifyRequest) -> Response:
+        payload, timing = await classify_payload(body)
         return Response(payload, media_type="application/json",
                         headers={"server-timing": timing})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import Services, create_app
+from api.fastpath import ClassifyFastPath
+from api.middleware import GuardMiddleware
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.errors import ClassifierUnavailableError, ModelNotFoundError
@@ -239,3 +242,66 @@ def test_serving_workers_follow_settings() -> None:
     assert serving_workers(Settings(classify_workers=3)) == 3
     assert serving_workers(Settings(micro_batching=True)) == 0  # the batcher's thread serves
     assert serving_workers(Settings(classifier="sagemaker")) == 0  # remote calls wait on I/O
+
+
+BODIES = [{"headline": "  shares rose on record profit "},
+          {"headlines": ["profit fell to a loss", "board meets monday"]},
+          {"query": {"headline": "profit fell to a loss"}}, {"inputs": ["a", "b"]},
+          {"inputs": "board meets monday"}, {"headline": "x" * 1001}, {"headlne": "typo"}]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_fast_path_answers_as_the_route_does(client: TestClient, body: dict) -> None:
+    """application/json is answered by api/fastpath.py; a +json type (JSON to FastAPI,
+    not to the fast path) by the FastAPI route: same status, body and headers."""
+    fast = client.post("/classify", json=body)
+    route = client.post("/classify", content=json.dumps(body),
+                        headers={"content-type": "application/vnd.api+json"})
+    assert fast.status_code == route.status_code
+    assert fast.json() == route.json()
+    ignore = {"x-request-id", "server-timing"}
+    assert ({k: v for k, v in fast.headers.items() if k not in ignore}
+            == {k: v for k, v in route.headers.items() if k not in ignore})
+    assert ("server-timing" in fast.headers) == (fast.status_code == 200)
+    assert fast.headers["x-content-type-options"] == "nosniff"
+    assert len(fast.headers["x-request-id"]) == 32
+
+
+def test_fast_path_keeps_the_guards(sqlite_store: SQLiteSignalStore,
+                                    classifier: OnnxClassifier) -> None:
+    key = "k" * 20
+    app = create_app(Services(sqlite_store, classifier=classifier), api_key=key,
+                     max_body_bytes=100)
+    # Outermost first: the guard sees every request before the fast path answers one.
+    assert [m.cls for m in app.user_middleware] == [GuardMiddleware, ClassifyFastPath]
+    with TestClient(app) as c:
+        assert c.post("/classify", json={"headline": "x"}).status_code == 401
+        ok = c.post("/classify", json={"headline": "x"}, headers={"x-api-key": key})
+        assert ok.status_code == 200
+        big = c.post("/classify", json={"headline": "x" * 200}, headers={"x-api-key": key})
+        assert big.status_code == 413
+
+
+def test_fast_path_errors_match_the_route(sqlite_store: SQLiteSignalStore) -> None:
+    class Broken:
+        model_version = "broken"
+
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        def classify(self, texts: list[str]) -> list:
+            raise self.exc
+
+    for exc, status in [(ClassifierUnavailableError("throttled"), 503),
+                        (RuntimeError("a bug"), 500)]:
+        app = create_app(Services(sqlite_store, classifier=Broken(exc)))
+        with TestClient(app, raise_server_exceptions=False) as c:
+            answers = [c.post("/classify", content=b'{"headline": "x"}',
+                              headers={"content-type": ctype, "x-request-id": "req-7"})
+                       for ctype in ("application/json", "application/problem+json")]
+        for r in answers:
+            assert r.status_code == status
+            assert r.headers["x-request-id"] == "req-7"
+            assert r.json()["detail"][0]["request_id"] == "req-7"
+            assert "throttled" not in r.text and "a bug" not in r.text
+        assert answers[0].json() == answers[1].json()
