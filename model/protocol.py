@@ -83,6 +83,11 @@ def _run(cfg: TrainConfig, log: Callable[[str], None]) -> dict:
     if done.exists():
         metrics = json.loads(done.read_text())
         saved = {k: v for k, v in metrics.get("config", {}).items() if k not in ignored}
+        # An option added since that run was made is that run's if it is at its default.
+        for name, value in wanted.items():
+            field = TrainConfig.model_fields[name]
+            if name not in saved and value == field.default and field.default is None:
+                saved[name] = value
         if saved == wanted:
             log(f"reusing {cfg.out_dir}")
             return metrics

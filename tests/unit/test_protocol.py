@@ -69,6 +69,19 @@ def test_seeds_and_cv_commands_train_reuse_and_summarise(tiny_model_dir: Path,
     assert logs[-2:] == [f"reusing {tmp_path / 'seeds' / 'seed-1'}",
                          f"reusing {tmp_path / 'seeds' / 'seed-2'}"]
     assert again["summary"] == result["summary"]
+    # A run made before an option existed is still that run while the option is at its
+    # default; set it, and the run is made again (here: a one-layer student).
+    metrics_path = tmp_path / "seeds" / "seed-1" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    del metrics["config"]["keep_layers"]
+    metrics_path.write_text(json.dumps(metrics))
+    seeds_protocol(base, [1], tmp_path / "seeds", log=logs.append)
+    assert logs[-1] == f"reusing {tmp_path / 'seeds' / 'seed-1'}"
+    shallow = base.model_copy(update={"keep_layers": 1})
+    seeds_protocol(shallow, [1], tmp_path / "seeds", log=logs.append)
+    assert logs[-1] == f"training {tmp_path / 'seeds' / 'seed-1'}"
+    config = json.loads((tmp_path / "seeds" / "seed-1" / "config.json").read_text())
+    assert config["num_hidden_layers"] == 1
 
     source = tmp_path / "Sentences_75Agree.txt"
     source.write_text("\n".join(f"{t}@{y}" for t, y in TOY * 2), encoding="latin-1")
@@ -86,3 +99,30 @@ def test_seeds_and_cv_commands_train_reuse_and_summarise(tiny_model_dir: Path,
         train = (tmp_path / "cv" / f"fold-{k}" / "train.csv").read_text().splitlines()[1:]
         keys = {near_duplicate_key(line.rsplit(",", 1)[0]) for line in test}
         assert keys.isdisjoint(near_duplicate_key(line.rsplit(",", 1)[0]) for line in train)
+
+
+@pytest.mark.parametrize(("total", "keep", "kept"), [
+    (6, 6, [0, 1, 2, 3, 4, 5]), (6, 4, [0, 2, 3, 5]), (6, 3, [0, 2, 5]), (6, 2, [0, 5]),
+    (6, 1, [5]), (12, 6, [0, 2, 4, 7, 9, 11])])
+def test_kept_layers_are_evenly_spaced(total: int, keep: int, kept: list[int]) -> None:
+    from model.train import kept_layer_indices
+
+    assert kept_layer_indices(total, keep) == kept
+
+
+def test_keep_layers_drops_encoder_layers_in_place(tiny_model_dir: Path) -> None:
+    torch = pytest.importorskip("torch", reason="training needs the train extra")
+    from transformers import AutoModelForSequenceClassification
+
+    from model.train import keep_layers
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3)
+    layers = list(model.base_model.encoder.layer)
+    assert keep_layers(model, 1) == [len(layers) - 1]
+    assert list(model.base_model.encoder.layer) == [layers[-1]]
+    assert model.config.num_hidden_layers == 1
+    ids = torch.tensor([[1, 5, 6, 2]])
+    assert model(input_ids=ids).logits.shape == (1, 3)
+    with pytest.raises(ValueError, match="cannot keep"):
+        keep_layers(model, 2)
+
