@@ -1,8 +1,9 @@
 """The release model: the folder tracked in the repository that a fresh clone serves.
 
 `newsig model promote --from DIR` copies a trained model's serving files into
-`model/release/` only when its measured figures beat the current release's (canonical test
-accuracy and macro-F1 of the int8 graph, headline holdout weighted F1), unless `--force`.
+`model/release/` only when its measured figures beat the current release's (the mean of the
+canonical test accuracy and macro-F1 of the int8 graph, the headline holdout weighted F1 and
+the behavioural suite's pass rate, measured on both folders), unless `--force`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,30 @@ from typing import Any
 from core.errors import InvalidInputError
 from core.names import RELEASE_FILES, RELEASE_MODEL_DIR
 
-#: The figures compared, from a model folder's metrics.json.
+#: The figures compared, from a model folder's metrics.json; the behavioural suite's pass
+#: rate (SUITE) is measured on each folder when two are compared, so both sides are scored
+#: by the same suite.
 COMPARED = (("test", "accuracy"), ("test", "macro_f1"), ("validation_headlines", "weighted_f1"))
+SUITE = "behaviour.pass_rate"
 MAX_RELEASE_BYTES = 25 * 1024 * 1024
 
 
-def figures(metrics: dict[str, Any]) -> dict[str, float | None]:
+def suite_pass_rate(folder: Path) -> float:
+    """The behavioural suite (model/behaviour.py, fixed seed) on the folder's int8 graph."""
+    from core.adapters.onnx_classifier import OnnxClassifier
+    from model.behaviour import run_suite
+
+    return float(run_suite(OnnxClassifier(folder).classify)["pass_rate"])
+
+
+def figures(metrics: dict[str, Any], folder: Path | None = None) -> dict[str, float | None]:
+    """The compared figures of a metrics.json (and the suite, measured, given its folder)."""
     out: dict[str, float | None] = {}
     for section, name in COMPARED:
         value = metrics.get(section, {}).get(name)
         out[f"{section}.{name}"] = float(value) if value is not None else None
+    if folder is not None:
+        out[SUITE] = suite_pass_rate(folder)
     return out
 
 
@@ -47,10 +62,10 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
         raise InvalidInputError(f"{source}: {size / 2**20:.1f} MiB of serving files, over the "
                                 f"release limit of {MAX_RELEASE_BYTES / 2**20:.0f} MiB")
     new = json.loads((source / "metrics.json").read_text())
-    new_fig = figures(new)
+    new_fig = figures(new, source)
     old_fig: dict[str, float | None] = {}
     if (dest / "metrics.json").exists():
-        old_fig = figures(json.loads((dest / "metrics.json").read_text()))
+        old_fig = figures(json.loads((dest / "metrics.json").read_text()), dest)
         if not force and _score(new_fig) <= _score(old_fig):
             raise InvalidInputError(
                 f"{source} is not better than the release ({new_fig} vs {old_fig}); "
@@ -63,7 +78,8 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
             shutil.copy2(source / name, tmp / name)
         release = {**new, "release": {"promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                     time.gmtime()),
-                                      "source": str(source), "replaced": old_fig or None,
+                                      "source": str(source), "figures": new_fig,
+                                      "replaced": old_fig or None,
                                       **(extra or {})}}
         (tmp / "metrics.json").write_text(json.dumps(release, indent=2) + "\n")
         old = dest.with_name(dest.name + ".old")
