@@ -395,6 +395,19 @@ def cmd_model_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_measure(args: argparse.Namespace) -> int:
+    from model.release import measure
+
+    folder = Path(_settings(args).model_dir)
+    metrics = measure(folder)
+    _emit(json.dumps({"model_dir": str(folder), "model_version": metrics["model_version"],
+                      **{f"{k}.{m}": metrics[k][m] for k in ("test", "test_fp32")
+                         for m in ("accuracy", "macro_f1")},
+                      "validation_headlines.weighted_f1":
+                          metrics["validation_headlines"]["weighted_f1"]}))
+    return 0
+
+
 def cmd_bench_classify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.http:
@@ -418,7 +431,7 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
     from model.bench import bench_classify
 
     result = bench_classify(settings.model_dir, model_file=args.model_file, runs=args.runs,
-                            threads=args.threads, batch_size=args.batch_size,
+                            threads=args.threads,
                             baseline=args.baseline, baseline_runs=args.baseline_runs,
                             **({"input_csv": args.input} if args.input else {}))
     _write_result(result, args.out)
@@ -701,6 +714,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(p)
     p.set_defaults(func=cmd_model_export)
 
+    p = msub.add_parser("measure", help="measure a model folder again in place (test, fp32 "
+                                        "test, headline holdout) and rewrite its "
+                                        "metrics.json; the training record is kept")
+    _model_arg(p)
+    p.set_defaults(func=cmd_model_measure)
+
     p = sub.add_parser("loadtest", help="load-test POST /classify; CSVs, summary, plots")
     p.add_argument("--url", default="http://127.0.0.1:8000")
     p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated levels")
@@ -718,7 +737,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = bsub.add_parser("classify", help="latency and throughput of the ONNX classifier")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--model-file", default="model.int8.onnx")
     p.add_argument("--input", help="CSV of sentences (default: canonical test split)")
     p.add_argument("--out", help="also write the JSON here")

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     #: Model calls `newsig serve` runs at once, queued first come first served (0 = one per
     #: core, each on one onnxruntime thread unless onnx_threads says otherwise).
     classify_workers: int = Field(default=0, ge=0, le=256)
-    #: Largest batch the classifier runs at once.
+    #: Most headlines in one SageMaker request (the ONNX classifier runs one per model call).
     batch_size: int = Field(default=32, ge=1, le=1024)
     #: Server-side micro-batching for `newsig serve`: /classify calls that arrive while the
     #: model is busy are classified together in its next call.

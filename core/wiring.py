@@ -123,7 +123,7 @@ def build_classifier(settings: Settings) -> Classifier:
         from core.adapters.onnx_classifier import OnnxClassifier
 
         return OnnxClassifier(settings.model_dir, model_file=settings.model_file,
-                              threads=settings.onnx_threads, batch_size=settings.batch_size)
+                              threads=settings.onnx_threads)
     if kind == "sagemaker":
         if not settings.sagemaker_endpoint:
             raise ConfigError("NEWSIG_SAGEMAKER_ENDPOINT must be set for classifier=sagemaker")

@@ -46,7 +46,7 @@ def bench_batched(clf: OnnxClassifier, texts: list[str], *, runs: int) -> dict:
         clf.classify(texts)
         rates.append(len(texts) / (time.perf_counter() - t0))
     return {"sentences_per_s": round(statistics.median(rates), 1),
-            "per_run": [round(r, 1) for r in rates], "batch_size": clf.batch_size,
+            "per_run": [round(r, 1) for r in rates], "rows": "one per model run, over the cores",
             "runs": runs, "sentences": len(texts)}
 
 
@@ -148,11 +148,9 @@ def op_profile(clf: OnnxClassifier, texts: list[str], *, runs: int = 1) -> dict:
 
 def bench_classify(model_dir: str | Path, *, model_file: str = "model.int8.onnx",
                    runs: int = 3, input_csv: str | Path = FPB_TEST, threads: int = 0,
-                   batch_size: int = 32, baseline: bool = False, baseline_runs: int = 1
-                   ) -> dict:
+                   baseline: bool = False, baseline_runs: int = 1) -> dict:
     texts, _ = load_labelled_csv(input_csv)
-    clf = OnnxClassifier(model_dir, model_file=model_file, threads=threads,
-                         batch_size=batch_size)
+    clf = OnnxClassifier(model_dir, model_file=model_file, threads=threads)
     result = _bench(clf, model_dir, model_file, input_csv, texts, runs)
     if baseline:
         original = bench_original_serving_path(model_dir, texts, runs=baseline_runs)

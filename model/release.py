@@ -93,23 +93,37 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
 
 
 def measure(folder: Path, *, source: Path | None = None) -> dict[str, Any]:
-    """metrics.json for a re-exported folder: the source's training record, with the test,
-    fp32 test and headline-holdout figures measured afresh on this folder's graphs."""
-    from model.data import FPB_TEST
+    """metrics.json for a folder: the source's training record (the folder's own when
+    `source` is None or the folder itself), with the test, fp32 test and headline-holdout
+    figures measured afresh on this folder's graphs as the classifier serves them."""
+    import tempfile
+
+    from model.data import FPB_TEST, SplitConfig, load_training_data, write_labelled_csv
     from model.evaluate import evaluate
 
+    in_place = source is None or source.resolve() == folder.resolve()
+    origin = folder if in_place else source
     metrics: dict[str, Any] = {}
-    if source is not None and (source / "metrics.json").exists():
-        metrics = json.loads((source / "metrics.json").read_text())
-        metrics.pop("release", None)
+    if origin is not None and (origin / "metrics.json").exists():
+        metrics = json.loads((origin / "metrics.json").read_text())
+        if not in_place:
+            metrics.pop("release", None)
     metrics["model_version"] = (folder / "model_version").read_text().strip()
     metrics["test"] = evaluate(folder, FPB_TEST)
     metrics["test_fp32"] = evaluate(folder, FPB_TEST, model_file="model.onnx")
-    if (folder / "validation_headlines.csv").exists():
-        metrics["validation_headlines"] = evaluate(folder, folder / "validation_headlines.csv")
-    metrics["export"] = {"source": str(source) if source else None,
-                         "graph": "fused (onnxruntime transformer optimizer), int8 dynamic, "
-                                  "per-channel weights, 8-bit embeddings",
-                         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    with tempfile.TemporaryDirectory() as tmp:
+        holdout = folder / "validation_headlines.csv"
+        if not holdout.exists():  # a release folder: the fixed holdout, from the data
+            split = SplitConfig(split_seed=metrics.get("config", {}).get("split_seed", 42))
+            texts, labels = load_training_data(split)["val_headlines"]
+            holdout = write_labelled_csv(Path(tmp) / "holdout.csv", texts, labels)
+        metrics["validation_headlines"] = evaluate(folder, holdout)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if not in_place:
+        metrics["export"] = {"source": str(source),
+                             "graph": "fused (onnxruntime transformer optimizer), int8 "
+                                      "dynamic, per-channel weights, 8-bit embeddings",
+                             "exported_at": stamp}
+    metrics["measured"] = {"at": stamp, "rows": "one sentence per model run"}
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

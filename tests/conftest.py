@@ -49,7 +49,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def classifier(tiny_model_dir: Path) -> OnnxClassifier:
-    return OnnxClassifier(tiny_model_dir, batch_size=4)
+    return OnnxClassifier(tiny_model_dir)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,6 +188,26 @@ def test_model_evaluate(tiny_model_dir: Path, tmp_path: Path) -> None:
     bad.write_text("text,label\nfine,neutral\nweird,maybe\n")
     r = run("model", "evaluate", "--model-dir", str(tiny_model_dir), "--input", str(bad))
     assert r.returncode == 2 and f"{bad}:3: label 'maybe'" in r.stderr
+
+
+def test_model_measure_rewrites_the_figures_and_keeps_the_record(tiny_model_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "metrics.json").write_text(json.dumps({
+        "config": {"seed": 7}, "release": {"source": "x"}, "test": {"accuracy": 0.1}}))
+    r = run("model", "measure", "--model-dir", str(folder))
+    assert r.returncode == 0, r.stderr
+    (out,) = lines(r.stdout)
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved["config"] == {"seed": 7} and saved["release"] == {"source": "x"}
+    for section in ("test", "test_fp32"):
+        assert saved[section]["n"] == 690  # the canonical test
+        assert out[f"{section}.accuracy"] == saved[section]["accuracy"] != 0.1
+    # No holdout file in the folder (as in a release): the fixed holdout, from the data.
+    assert saved["validation_headlines"]["n"] > 1000
+    assert saved["measured"]["rows"] == "one sentence per model run"
+    assert "export" not in saved
 
 
 def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def check_exported(out: Path) -> tuple[list[dict], float]:
     failures = []
     lowest = 1.0
     for model_file in ("model.int8.onnx", "model.onnx"):
-        clf = OnnxClassifier(out, model_file=model_file, batch_size=4)
+        clf = OnnxClassifier(out, model_file=model_file)
         for (text, want), pred in zip(PROBES, clf.classify(texts), strict=True):
             p = getattr(pred.probabilities, want)
             lowest = min(lowest, p)

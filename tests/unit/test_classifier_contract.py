@@ -59,7 +59,7 @@ def any_classifier(request: pytest.FixtureRequest, tiny_model_dir: Path) -> Iter
                                   batch_size=8)
     else:
         graph = "model.int8.onnx" if request.param == "onnx-int8" else "model.onnx"
-        yield OnnxClassifier(tiny_model_dir, model_file=graph, batch_size=8)
+        yield OnnxClassifier(tiny_model_dir, model_file=graph)
 
 
 def test_is_a_classifier(any_classifier: Classifier) -> None:
