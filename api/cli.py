@@ -402,7 +402,7 @@ def cmd_model_measure(args: argparse.Namespace) -> int:
     metrics = measure(folder)
     _emit(json.dumps({"model_dir": str(folder), "model_version": metrics["model_version"],
                       **{f"{k}.{m}": metrics[k][m] for k in ("test", "test_fp32")
-                         for m in ("accuracy", "macro_f1")},
+                         if k in metrics for m in ("accuracy", "macro_f1")},
                       "validation_headlines.weighted_f1":
                           metrics["validation_headlines"]["weighted_f1"]}))
     return 0

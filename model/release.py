@@ -110,7 +110,8 @@ def measure(folder: Path, *, source: Path | None = None) -> dict[str, Any]:
             metrics.pop("release", None)
     metrics["model_version"] = (folder / "model_version").read_text().strip()
     metrics["test"] = evaluate(folder, FPB_TEST)
-    metrics["test_fp32"] = evaluate(folder, FPB_TEST, model_file="model.onnx")
+    if (folder / "model.onnx").exists():  # (a release folder ships the int8 graph only)
+        metrics["test_fp32"] = evaluate(folder, FPB_TEST, model_file="model.onnx")
     with tempfile.TemporaryDirectory() as tmp:
         holdout = folder / "validation_headlines.csv"
         if not holdout.exists():  # a release folder: the fixed holdout, from the data

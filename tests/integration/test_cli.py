@@ -208,6 +208,11 @@ def test_model_measure_rewrites_the_figures_and_keeps_the_record(tiny_model_dir:
     assert saved["validation_headlines"]["n"] > 1000
     assert saved["measured"]["rows"] == "one sentence per model run"
     assert "export" not in saved
+    # A release folder has no fp32 graph: its fp32 figures are kept as they were.
+    (folder / "model.onnx").unlink()
+    r = run("model", "measure", "--model-dir", str(folder))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((folder / "metrics.json").read_text())["test_fp32"] == saved["test_fp32"]
 
 
 def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
