@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     #: Server-side micro-batching for `newsig serve`: /classify calls that arrive while the
     #: model is busy are classified together in its next call.
     micro_batching: bool = False
-    #: Most texts in one micro-batch (on 2 cores, small batches pad less and were faster).
+    #: Most texts in one micro-batch (each still runs in a model run of its own).
     micro_batch_max: int = Field(default=16, ge=1, le=1024)
     #: Extra milliseconds to wait for more calls before a batch runs (0: none; measured best).
     batch_wait_ms: float = Field(default=0.0, ge=0, le=1000)
