@@ -120,7 +120,8 @@ model-card: $(VENV)/.installed-train
 	mkdir -p bench-results
 	$(BIN)/newsig model behaviour --model-dir $(MODEL) --out bench-results/behaviour.json
 	$(BIN)/newsig model errors --model-dir $(MODEL) --out bench-results/errors.json
-	$(BIN)/newsig model quantization --model-dir $(TRAINED) --out bench-results/quantization.json
+	$(BIN)/newsig model quantization --model-dir $(TRAINED) --seeds artifacts/seeds \
+		--out bench-results/quantization.json
 	$(BIN)/newsig bench classify --model-dir $(MODEL) --baseline --runs 3 --out bench-results/classify.json
 	$(BIN)/newsig model card --model-dir $(MODEL) --seeds artifacts/seeds \
 		--teacher $${NEWSIG_CACHE:-$$HOME/.cache/newsig}/teacher-run/teacher.json \

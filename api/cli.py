@@ -351,7 +351,9 @@ def cmd_model_behaviour(args: argparse.Namespace) -> int:
 def cmd_model_quantization(args: argparse.Namespace) -> int:
     from model.evaluate import compare_quantization
 
-    _write_json(compare_quantization(Path(_settings(args).model_dir)), args.out)
+    _write_json(compare_quantization(Path(_settings(args).model_dir),
+                                     seeds_dir=Path(args.seeds) if args.seeds else None),
+                args.out)
     return 0
 
 
@@ -684,6 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = msub.add_parser("quantization", help="int8 (8-bit embeddings) vs int8 (fp32 "
                                              "embeddings) vs fp32 on test and headlines")
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--seeds", metavar="DIR", help="also the 8-bit embeddings' cost on every "
+                   "seed-* model in DIR (a `newsig model seeds` folder), and its mean")
     _model_arg(p)
     p.set_defaults(func=cmd_model_quantization)
 

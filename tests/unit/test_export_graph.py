@@ -151,3 +151,24 @@ def test_the_quantization_comparison_exports_every_variant(tiny_model_dir: Path)
     # whatever the tiny model's accuracy).
     by = {r["graph"]: r for r in result["rows"]}
     assert by["int8, 8-bit embeddings"]["size_mb"] <= by["int8, fp32 embeddings"]["size_mb"]
+
+
+def test_the_embedding_cost_over_seeds_is_each_seeds_own(tiny_model_dir: Path,
+                                                          tmp_path: Path) -> None:
+    import shutil
+
+    from model.evaluate import compare_quantization
+
+    seeds = tmp_path / "seeds"
+    for name in ("seed-1", "seed-2"):
+        shutil.copytree(tiny_model_dir, seeds / name)
+    single = compare_quantization(tiny_model_dir)
+    result = compare_quantization(tiny_model_dir, seeds_dir=seeds)
+    over = result["embedding_cost_over_seeds"]
+    # Two copies of the same weights: each seed's cost is this model's, and so is the mean.
+    assert over["per_seed"] == {"seed-1": single["embedding_cost_points"],
+                                "seed-2": single["embedding_cost_points"]}
+    assert over["mean_points"] == single["embedding_cost_points"]
+    assert "Over the 2 seeds" in result["note"]
+    with pytest.raises(ValueError, match="no seed"):
+        compare_quantization(tiny_model_dir, seeds_dir=tmp_path / "empty")
