@@ -1,11 +1,12 @@
 """A resumable fine-tuning loop: checkpoints every few hundred steps, resumes exactly.
 
 A checkpoint holds the model, optimizer, scheduler, every RNG state (Python, NumPy, torch),
-the epoch and the position inside it, and the history so far. Batches of an epoch are a pure
-function of (seed, epoch), so a resumed run sees exactly the batches the uninterrupted run
-would have seen from that point on; `tests/unit/test_loop.py` proves resume == uninterrupted.
-Checkpoints are written atomically (a temporary file renamed into place), so a run killed
-while writing one still resumes from the previous one.
+the weights' moving average when one is kept, the epoch and the position inside it, and the
+history so far. Batches of an epoch are a pure function of (seed, epoch), so a resumed run
+sees exactly the batches the uninterrupted run would have seen from that point on;
+`tests/unit/test_loop.py` proves resume == uninterrupted. Checkpoints are written atomically
+(a temporary file renamed into place), so a run killed while writing one still resumes from
+the previous one.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class LoopConfig(BaseModel):
     """AdamW weight decay"""
     seed: int = 42
     """seed of initialisation and batch order"""
+    ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """keep an exponential moving average of the weights, decay per step (warmed up as
+    min(decay, (1 + step) / (10 + step))); validation, the kept epoch and the returned model
+    use the average, and each epoch's record also holds the raw weights' figures under
+    "raw" (none: plain weights)"""
     checkpoint_every: int = Field(default=200, ge=1)
     """save a checkpoint every this many steps (and at every epoch end)"""
     stop_after_steps: int | None = Field(default=None, ge=1)
@@ -89,6 +95,18 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
+def ema_update(ema: dict[str, Any], state: dict[str, Any], decay: float, step: int) -> None:
+    """One step of the weights' moving average, in place: floating tensors move towards
+    `state` by 1 - d with d = min(decay, (1 + step) / (10 + step)) (the early steps, far
+    from the pretrained start, are not held back by it); other tensors are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    for name, value in state.items():
+        if value.is_floating_point():
+            ema[name].mul_(d).add_(value.detach(), alpha=1.0 - d)
+        else:
+            ema[name].copy_(value)
+
+
 def save_checkpoint(path: Path, **state: Any) -> None:
     import torch
 
@@ -125,6 +143,8 @@ def fit(model: Any, tokenizer: Any, texts: Sequence[str],
 
     epoch, position, global_step = 1, 0, 0
     history: list[dict] = []
+    ema = ({k: v.detach().clone() for k, v in model.state_dict().items()}
+           if cfg.ema_decay is not None else None)
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
@@ -138,11 +158,13 @@ def fit(model: Any, tokenizer: Any, texts: Sequence[str],
         _set_rng_state(state["rng"])
         epoch, position, global_step = state["epoch"], state["position"], state["global_step"]
         history = state["history"]
+        if ema is not None:
+            ema = state["ema"]
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                         scheduler=scheduler.state_dict(), rng=_rng_state(), epoch=epoch,
-                        position=position, global_step=global_step, history=history,
+                        position=position, global_step=global_step, history=history, ema=ema,
                         config=cfg.model_dump(exclude=set(RESUMABLE_CHANGES)))
 
     keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
@@ -164,6 +186,8 @@ def fit(model: Any, tokenizer: Any, texts: Sequence[str],
             optimizer.zero_grad(set_to_none=True)
             position += 1
             global_step += 1
+            if ema is not None:
+                ema_update(ema, model.state_dict(), cfg.ema_decay or 0.0, global_step)
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")
             stop = cfg.stop_after_steps is not None and global_step >= cfg.stop_after_steps
@@ -175,11 +199,19 @@ def fit(model: Any, tokenizer: Any, texts: Sequence[str],
         checkpoint()  # the epoch's steps are safe before validation runs
         record: dict[str, Any] = {"epoch": epoch, "global_step": global_step,
                                   "seconds": round(time.time() - started, 1)}
+        raw = None
+        if ema is not None:  # the raw weights' figures first, then the average's
+            if on_epoch_end is not None:
+                record["raw"] = on_epoch_end(epoch, model)
+            raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(ema)
         if on_epoch_end is not None:
             record.update(on_epoch_end(epoch, model))
         history.append(record)
         bar.write(json.dumps(record))
         stop_early = after_epoch(history, model) if after_epoch is not None else False
+        if raw is not None:
+            model.load_state_dict(raw)
         epoch, position = epoch + 1, 0
         checkpoint()
         if stop_early:
@@ -190,4 +222,6 @@ def fit(model: Any, tokenizer: Any, texts: Sequence[str],
             return {"history": history, "global_step": global_step,
                     "finished": epoch > cfg.epochs}
     bar.close()
+    if ema is not None:
+        model.load_state_dict(ema)
     return {"history": history, "global_step": global_step, "finished": True}

@@ -74,6 +74,9 @@ class TrainConfig(SplitConfig):
     """cross-entropy label smoothing"""
     layer_decay: float = Field(default=1.0, gt=0.0, le=1.0)
     """layer-wise learning-rate decay (1: one rate for all layers)"""
+    ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """keep a moving average of the weights (decay per step, e.g. 0.998); validation, the
+    best epoch and the exported model use it (none: the plain weights)"""
     keep_layers: int | None = Field(default=None, ge=1)
     """encoder layers kept from the base model, evenly spaced, first and last included
     (a shallower, faster student; none: all)"""
@@ -297,7 +300,7 @@ def train(cfg: TrainConfig) -> dict:
     loop = LoopConfig(epochs=cfg.epochs, learning_rate=cfg.learning_rate,
                       batch_size=cfg.batch_size, max_length=cfg.max_length,
                       warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-                      seed=cfg.seed, progress=cfg.progress)
+                      seed=cfg.seed, progress=cfg.progress, ema_decay=cfg.ema_decay)
     result = fit(model, tokenizer, tr_x,
                  lambda logits, idx: distillation_loss(
                      logits, gold[idx], None if teacher is None else teacher[idx], cfg),
