@@ -215,6 +215,24 @@ def test_model_measure_rewrites_the_figures_and_keeps_the_record(tiny_model_dir:
     assert json.loads((folder / "metrics.json").read_text())["test_fp32"] == saved["test_fp32"]
 
 
+def test_model_export_onnx_reexports_the_weights_mask_free(tiny_model_dir: Path,
+                                                            tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="re-export needs the train extra")
+    import onnx
+
+    out = tmp_path / "again"
+    r = run("model", "export", "--onnx", str(out), "--model-dir", str(tiny_model_dir),
+            timeout=300)
+    assert r.returncode == 0, r.stderr
+    inputs = {i.name for i in onnx.load(str(out / "model.int8.onnx")).graph.input}
+    assert "attention_mask" not in inputs
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["export"]["graph"].endswith("no attention mask (one unpadded sentence a run)")
+    # The same weights exported the same way: the same graph, so the same version.
+    assert (out / "model_version").read_text() == (tiny_model_dir / "model_version").read_text()
+    assert saved["test"]["model_version"] == (out / "model_version").read_text().strip()
+
+
 def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "sentences.csv"
     src.write_text("text,label\n" + "".join(f"profit rose {i},positive\n" for i in range(40)))

@@ -15,7 +15,7 @@ import pytest
 from onnx import numpy_helper
 
 from core.adapters.onnx_classifier import SLOW_FUSIONS, OnnxClassifier
-from model.export import ONNX_FP32, cls_only_last_layer, fuse_graph
+from model.export import ONNX_FP32, cls_only_last_layer, drop_attention_mask, fuse_graph
 
 pytest.importorskip("onnxruntime.transformers", reason="the optimizer ships with onnxruntime")
 
@@ -67,6 +67,51 @@ def test_cls_only_last_layer_keeps_the_logits(fused: Path) -> None:
     np.testing.assert_allclose(logits(graph), before, atol=1e-5)
 
 
+def _row_logits(model: onnx.ModelProto | Path) -> np.ndarray:
+    """Each row of IDS alone, unpadded (as the classifier runs them)."""
+    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    out = []
+    for row in IDS:
+        ids = row[row != 0][None, :]
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids)}
+        out.append(session.run(["logits"], {k: v for k, v in feed.items() if k in names})[0])
+    return np.vstack(out)
+
+
+@pytest.mark.parametrize("graph", ["fused", "int8 with mask"])
+def test_drop_attention_mask_keeps_one_rows_logits(fused: Path, tmp_path: Path,
+                                                  tiny_model_dir: Path, graph: str) -> None:
+    if graph == "fused":
+        model = onnx.load(str(fused))
+    else:
+        from model.export import quantize_int8
+
+        folder = tmp_path / "m"
+        __import__("shutil").copytree(tiny_model_dir, folder)
+        quantize_int8(folder, mask_free=False)
+        model = onnx.load(str(folder / "model.int8.onnx"))
+    assert "attention_mask" in {i.name for i in model.graph.input}
+    before = _row_logits(model)
+    assert drop_attention_mask(model)
+    onnx.checker.check_model(model)
+    assert "attention_mask" not in {i.name for i in model.graph.input}
+    assert ops(model)["ReduceSum"] == 0  # the mask's own work is gone with it
+    np.testing.assert_array_equal(_row_logits(model), before)
+    # The mask did matter to a padded batch: the rewrite is for single rows only.
+    assert np.abs(logits(model)[1] - before[1]).max() > 1e-4
+
+
+def test_an_unfused_graph_keeps_its_mask(tiny_model_dir: Path) -> None:
+    model = onnx.load(str(tiny_model_dir / ONNX_FP32))  # the mask is added to the scores
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    assert not drop_attention_mask(model)
+    assert model == copy
+
+
 def test_a_graph_pooled_over_other_positions_is_left_alone(fused: Path) -> None:
     model = onnx.load(str(fused))
     nodes = list(model.graph.node)
@@ -102,6 +147,8 @@ def test_the_release_graph_has_the_levers() -> None:
     assert counts["SkipLayerNormalization"] == 0, counts
     assert counts["Gelu"] == 6 and counts["BiasGelu"] == 0, counts
     assert counts["Slice"] >= 2, counts
+    inputs = {i.name for i in onnx.load(str(RELEASE_MODEL_DIR / "model.int8.onnx")).graph.input}
+    assert inputs == {"input_ids", "token_type_ids"}, inputs  # mask-free: one row per run
 
 
 def _optimized_ops(model: Path, tmp: Path, disabled: list[str]) -> collections.Counter[str]:

@@ -67,15 +67,30 @@ def test_a_text_gets_the_same_answer_whatever_it_is_sent_with(
     assert np.ptp(together, axis=0).max() > 0.2
 
 
-def test_a_padded_batch_would_not_be_invariant(tiny_model_dir: Path) -> None:
-    """Why rows run alone: the same int8 graph fed a padded batch gives a text other logits
-    than it gets alone (a fixture check that the test above can fail)."""
-    clf = OnnxClassifier(tiny_model_dir)
+def test_a_padded_batch_would_not_be_invariant(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Why rows run alone: the same int8 graph (exported with its attention mask, so it can
+    take a padded batch at all) fed a padded batch gives a text other logits than it gets
+    alone (a fixture check that the test above can fail)."""
+    from model.export import quantize_int8
+
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    quantize_int8(tmp_path / "m", mask_free=False)
+    clf = OnnxClassifier(tmp_path / "m")
+    assert "attention_mask" in clf._inputs
     session = clf._sessions[-1]
     ids = clf.encode(TEXTS)
     batch = session.run(["logits"], clf.feed(ids))[0]
     rows = np.vstack([session.run(["logits"], clf.feed([i]))[0] for i in ids])
     assert np.abs(batch - rows).max() > 1e-4
+
+
+def test_a_mask_free_graph_is_never_fed_a_padded_batch(classifier: OnnxClassifier) -> None:
+    assert "attention_mask" not in classifier._inputs  # the export's default graph
+    ids = classifier.encode(TEXTS)
+    assert len({len(i) for i in ids}) > 1
+    with pytest.raises(ValueError, match="no attention mask"):
+        classifier.feed(ids)
+    classifier.feed(ids[:1])  # one unpadded row: fine
 
 
 def test_order_is_preserved_under_length_bucketing(classifier: OnnxClassifier) -> None:
