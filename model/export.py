@@ -213,7 +213,8 @@ def quantize_int8(out_dir: Path, *, embeddings: bool = True, fused: bool = True,
     - `embeddings`: the embedding lookups (Gather on the word, position and type tables) are
       stored as 8-bit too, which is most of the file: 30,522 x 384 floats for MiniLM.
     - `mask_free` (with `fused`): the graph reads no attention mask (drop_attention_mask), for
-      the classifier's one unpadded sentence per run: identical logits, about 4% less time."""
+      the classifier's one unpadded sentence per run: identical logits, 1-4% less model time
+      (paired A/Bs; the VM's noise is of that size)."""
     import logging
 
     from onnx import TensorProto
