@@ -153,18 +153,18 @@ class OnnxClassifier:
         """The model's inputs for token id lists: right-padded, with the attention mask where
         the graph reads one (the release's graph reads none: one row per run)."""
         width = max(len(x) for x in ids)
-        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, seq in enumerate(ids):
-            input_ids[row, :len(seq)] = seq
-            mask[row, :len(seq)] = 1
-        feed = {"input_ids": input_ids}
-        if "attention_mask" in self._inputs:
-            feed["attention_mask"] = mask
-        elif not mask.all():
+        with_mask = "attention_mask" in self._inputs
+        if not with_mask and any(len(seq) != width for seq in ids):
             # A mask-free graph (model.export.drop_attention_mask) would attend to the pads.
             raise ValueError("this model graph reads no attention mask: feed it one unpadded "
                              "sentence per run")
+        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, :len(seq)] = seq
+        feed = {"input_ids": input_ids}
+        if with_mask:
+            lengths = np.array([len(seq) for seq in ids])[:, None]
+            feed["attention_mask"] = (np.arange(width) < lengths).astype(np.int64)
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(input_ids)
         return feed
