@@ -266,15 +266,19 @@ def cmd_model_seeds(args: argparse.Namespace) -> int:
 
 
 def cmd_model_cv(args: argparse.Namespace) -> int:
-    from model.protocol import grouped_cv
+    from model.protocol import distill_cv, grouped_cv
 
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2", field="folds")
     only = _int_list(args.only, "--only", example="0,1", minimum=0) if args.only else None
-    result = grouped_cv(_train_config(args, seed=args.seed), args.folds, Path(args.out), only=only,
-                        log=_log_line)
-    _emit(json.dumps({"protocol": "grouped_kfold", "out": str(args.out), "folds": args.folds,
-                      "groups": result["groups"], "summary": result["summary"]}))
+    cfg = _train_config(args, seed=args.seed)
+    protocol = distill_cv if cfg.recipe == "distill" else grouped_cv
+    result = protocol(cfg, args.folds, Path(args.out), only=only, log=_log_line)
+    _emit(json.dumps({"protocol": result["protocol"], "out": str(args.out),
+                      "folds": args.folds, "groups": result["groups"],
+                      "summary": result["summary"]}
+                     | ({"pooled_test_accuracy": result["pooled_test_accuracy"]}
+                        if "pooled_test_accuracy" in result else {})))
     return 0
 
 
@@ -629,8 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(p)
     p.set_defaults(func=cmd_model_card)
 
-    p = msub.add_parser("cv", help="grouped k-fold on Sentences_75Agree (near-duplicates "
-                                   "kept in one fold)")
+    p = msub.add_parser("cv", help="grouped k-fold (near-duplicates kept in one fold): "
+                                   "--recipe distill over the soft labels' PhraseBank train "
+                                   "sentences, --recipe finetune over Sentences_75Agree")
     _train_args(p, test=False)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--only", help="train just these folds, e.g. 0,1 (to run folds in "

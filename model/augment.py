@@ -100,14 +100,32 @@ def augment(texts: Iterable[str], *, seed: int = 0, per_sentence: int = 3,
     number-masked key is in `exclude_keys` (the held-out sentences) is dropped."""
     from model.data import near_duplicate_key
 
-    rng = random.Random(seed)
     texts = list(texts)
     seen = set(texts)
     exclude = exclude_keys or set()
     out: list[str] = []
+    for _, v in _variant_stream(texts, seed, per_sentence):
+        if v not in seen and near_duplicate_key(v) not in exclude:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _variant_stream(texts: list[str], seed: int, per_sentence: int
+                    ) -> Iterable[tuple[str, str]]:
+    """(sentence, variant) in the order `augment` draws them: one seeded generator over
+    the sentences in order, so the same call replays the same variants."""
+    rng = random.Random(seed)
     for text in texts:
         for v in variants(text, rng, per_sentence):
-            if v not in seen and near_duplicate_key(v) not in exclude:
-                seen.add(v)
-                out.append(v)
-    return out
+            yield text, v
+
+
+def variant_origins(texts: Iterable[str], *, seed: int = 0, per_sentence: int = 3
+                    ) -> dict[str, set[str]]:
+    """Every variant `augment(texts, seed=seed, per_sentence=per_sentence)` can produce,
+    mapped to the sentence(s) it was made from (before any deduplication or exclusion)."""
+    origins: dict[str, set[str]] = {}
+    for text, v in _variant_stream(list(texts), seed, per_sentence):
+        origins.setdefault(v, set()).add(text)
+    return origins

@@ -165,6 +165,40 @@ def read_soft_labels(path: Path = SOFT_LABELS) -> SoftLabels:
     return SoftLabels(texts, sources, gold, np.array(rows, dtype=np.float64), provenance)
 
 
+def without_sentences(soft: SoftLabels, held: set[str]) -> tuple[SoftLabels, dict[str, int]]:
+    """`soft` less everything that would leak `held` (sentences to be tested on) into
+    training: any row equal to one of them once numbers are masked, and every augmented
+    variant of such a row (traced by replaying model.augment with the file's own settings).
+
+    Refuses a file whose augmented rows cannot all be traced to their sentences."""
+    from model.augment import variant_origins
+
+    held_keys = {near_duplicate_key(t) for t in held}
+    fpb_side = [t for t, s in zip(soft.texts, soft.sources, strict=True)
+                if s in ("phrasebank_train", "phrasebank_extra")]
+    origins = variant_origins(fpb_side, seed=soft.provenance.get("augment_seed", 0),
+                              per_sentence=soft.provenance.get("augment_per_sentence", 3))
+    untraced = [t for t, s in zip(soft.texts, soft.sources, strict=True)
+                if s == "augmented" and t not in origins]
+    if untraced:
+        raise ValueError(f"{len(untraced)} augmented rows cannot be traced to their sentences "
+                         f"(e.g. {untraced[0][:60]!r}): the file was not built by this "
+                         "model.augment with its recorded settings")
+    dropped: dict[str, int] = {}
+    keep = []
+    for i, (text, source) in enumerate(zip(soft.texts, soft.sources, strict=True)):
+        leaks = near_duplicate_key(text) in held_keys or (
+            source == "augmented"
+            and any(near_duplicate_key(o) in held_keys for o in origins[text]))
+        if leaks:
+            dropped[source] = dropped.get(source, 0) + 1
+        else:
+            keep.append(i)
+    kept = SoftLabels([soft.texts[i] for i in keep], [soft.sources[i] for i in keep],
+                      [soft.gold[i] for i in keep], soft.probs[keep], soft.provenance)
+    return kept, dropped
+
+
 def _extend(teacher_dir: Path, source: Path, out: Path, rows: list[tuple[str, str | None]],
             name: str, record: dict, *, progress: bool, teacher_info: dict | None) -> dict:
     """`source`'s soft labels plus `rows` (text, policy label or None) labelled by the teacher

@@ -164,3 +164,65 @@ def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_7
     if len(runs) == folds:
         (out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def distill_cv(base: TrainConfig, folds: int, out: Path, *,
+               only: Sequence[int] | None = None, log: Callable[[str], None] = print) -> dict:
+    """k-fold over the PhraseBank train sentences of the soft-label file (the distill recipe's
+    own training part; the canonical test and the validation split are never touched).
+
+    Each fold's sentences become its test set and leave the soft labels together with their
+    near-duplicates and augmented variants (model.distill.without_sentences); the student
+    trains on the rest as usual, validation unchanged. For choosing recipe settings (two
+    settings, the same folds and seed: a paired comparison) without looking at the test.
+    The teacher saw every fold's sentences in its own training, so fold accuracy runs higher
+    than test accuracy: compare settings with it, do not quote it as the model's accuracy."""
+    from model.distill import TransferSet, read_soft_labels, without_sentences, write_soft_labels
+
+    soft = read_soft_labels(base.soft_labels)
+    pb = [(t, g) for t, s, g in zip(soft.texts, soft.sources, soft.gold, strict=True)
+          if s == "phrasebank_train" and g is not None]
+    texts = [t for t, _ in pb]
+    fold_of = grouped_folds(texts, folds, base.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    runs, dropped_by_fold = [], {}
+    for k in range(folds):
+        fold_dir = out / f"fold-{k}"
+        if only is not None and k not in only:
+            done = fold_dir / "model" / "metrics.json"
+            if done.exists():
+                runs.append((k, json.loads(done.read_text())))
+            continue
+        held = [(t, g) for (t, g), f in zip(pb, fold_of, strict=True) if f == k]
+        kept, dropped = without_sentences(soft, {t for t, _ in held})
+        dropped_by_fold[k] = dropped
+        soft_csv = write_soft_labels(
+            fold_dir / "soft_labels.csv", TransferSet(kept.texts, kept.sources, kept.gold),
+            kept.probs, {**{k2: v for k2, v in soft.provenance.items()
+                            if k2 not in ("rows", "sources", "file")},
+                         "cv": {"from": str(base.soft_labels), "fold": k, "folds": folds,
+                                "seed": base.seed, "dropped": dropped}})
+        test_csv = write_labelled_csv(fold_dir / "test.csv", [t for t, _ in held],
+                                      [str(g) for _, g in held])
+        cfg = base.model_copy(update={"soft_labels": soft_csv, "test_csv": test_csv,
+                                      "out_dir": fold_dir / "model"})
+        runs.append((k, _run(cfg, log)))
+    result = {"protocol": "distill_kfold", "folds": folds, "source": str(base.soft_labels),
+              "sentences": len(texts), "groups": len(set(map(near_duplicate_key, texts))),
+              "config": json.loads(base.model_dump_json(
+                  exclude={"out_dir", "train_csv", "test_csv"})),
+              "summary": summarise([m for _, m in runs]),
+              "pooled_test_accuracy": _pooled_accuracy([m for _, m in runs]),
+              "runs": [{"fold": k, "test_size": m.get("test", {}).get("n")} | _compact(m)
+                       for k, m in runs]}
+    if len(runs) == folds:
+        (out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _pooled_accuracy(runs: list[dict]) -> float | None:
+    """Correct answers over all folds' test sentences (folds differ in size by a group)."""
+    n = sum(int(m.get("test", {}).get("n", 0)) for m in runs)
+    if not n:
+        return None
+    return round(sum(m["test"]["accuracy"] * m["test"]["n"] for m in runs) / n, 4)

@@ -43,3 +43,17 @@ def test_nothing_held_out_and_no_added_row_near_a_held_out_sentence() -> None:
     added = [(s, t) for s, t in zip(soft.sources, soft.texts, strict=True) if s not in GIVEN]
     assert len(added) > 10_000
     assert [t for _, t in added if key(t) in held_keys] == []
+
+
+def test_every_augmented_row_traces_to_its_sentence() -> None:
+    """Cross-validation over the train part (`newsig model cv`) drops a fold's sentences with
+    their variants, found by replaying model.augment: that must still reproduce the file."""
+    from model.augment import variant_origins
+
+    soft = read_soft_labels(SOFT_LABELS)
+    fpb_side = [t for t, s in zip(soft.texts, soft.sources, strict=True)
+                if s in ("phrasebank_train", "phrasebank_extra")]
+    origins = variant_origins(fpb_side, seed=soft.provenance.get("augment_seed", 0),
+                              per_sentence=soft.provenance["augment_per_sentence"])
+    augmented = [t for t, s in zip(soft.texts, soft.sources, strict=True) if s == "augmented"]
+    assert augmented and all(t in origins for t in augmented)
