@@ -265,6 +265,21 @@ def cmd_model_seeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_compare(args: argparse.Namespace) -> int:
+    from model.compare import compare_cv, compare_models
+
+    for folder in (args.a, args.b):
+        if not folder.is_dir():
+            raise InvalidInputError(f"{folder}: no such folder", field="folder")
+    try:
+        result = (compare_models(args.a, args.b, args.input) if args.input
+                  else compare_cv(args.a, args.b))
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    _emit(json.dumps(result))
+    return 0
+
+
 def cmd_model_cv(args: argparse.Namespace) -> int:
     from model.protocol import distill_cv, grouped_cv
 
@@ -632,6 +647,16 @@ def build_parser() -> argparse.ArgumentParser:
                    / "MODEL_CARD.md")
     _model_arg(p)
     p.set_defaults(func=cmd_model_card)
+
+    p = msub.add_parser("compare", help="two models paired on the same sentences: who gets "
+                                        "which right, exact McNemar p (two `model cv` "
+                                        "folders, fold by fold and pooled; or two model "
+                                        "folders with --input)")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--input", type=Path, help="labelled CSV (text,label): A and B are model "
+                                              "folders")
+    p.set_defaults(func=cmd_model_compare)
 
     p = msub.add_parser("cv", help="grouped k-fold (near-duplicates kept in one fold): "
                                    "--recipe distill over the soft labels' PhraseBank train "

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.builders import ATOM_ENTRIES, RSS_ITEMS
+from tests.support.builders import ATOM_ENTRIES, RSS_ITEMS, write_csv
 from tests.support.feed_server import FeedServer, Route, atom, rss
 
 NEWSIG = str(Path(sys.executable).parent / "newsig")
@@ -396,6 +396,8 @@ def test_serve_classifies_and_ingests_on_schedule(tiny_model_dir: Path, feeds_fi
     (("model", "cv", "--out", "x", "--folds", "1"), "--folds must be at least 2"),
     (("model", "seeds", "--out", "x", "--seeds", "1,two"), "--seeds '1,two': use e.g."),
     (("model", "seeds", "--out", "x", "--seeds", ","), "--seeds is empty"),
+    (("model", "compare", "x", "."), "x: no such folder"),
+    (("model", "compare", ".", "."), "no finished folds"),
 ])
 def test_protocol_commands_refuse_bad_arguments(args: tuple[str, ...], message: str,
                                                 tmp_path: Path) -> None:
@@ -424,3 +426,15 @@ def test_bad_settings_and_out_of_range_times_are_one_clear_line(tmp_path: Path) 
     r = run("signals", "--store", f"sqlite:///{tmp_path / 's.db'}", "--since",
             "0001-01-01T00:00:00+01:00")
     assert r.returncode == 2 and "years 1000-9999" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_model_compare_two_model_folders_on_a_csv(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from tests.support.tiny_model import TOY
+
+    csv_path = write_csv(tmp_path / "t.csv", TOY)
+    r = run("model", "compare", str(tiny_model_dir), str(tiny_model_dir), "--input",
+            str(csv_path))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["n"] == len(TOY) and out["a_accuracy"] == out["b_accuracy"] == 1.0
+    assert out["mcnemar_p"] == 1.0
