@@ -154,11 +154,18 @@ def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_7
         cfg = base.model_copy(update={"train_csv": train_csv, "test_csv": test_csv,
                                       "out_dir": fold_dir / "model"})
         runs.append((k, _run(cfg, log)))
-    result = {"protocol": "grouped_kfold", "folds": folds, "source": str(source),
+    return _cv_result("grouped_kfold", base, folds, source, texts, runs, out)
+
+
+def _cv_result(protocol: str, base: TrainConfig, folds: int, source: Path, texts: list[str],
+               runs: list[tuple[int, dict]], out: Path) -> dict:
+    """The folds' summary; cv.json is written once every fold is done."""
+    result = {"protocol": protocol, "folds": folds, "source": str(source),
               "sentences": len(texts), "groups": len(set(map(near_duplicate_key, texts))),
               "config": json.loads(base.model_dump_json(
                   exclude={"out_dir", "train_csv", "test_csv"})),
               "summary": summarise([m for _, m in runs]),
+              "pooled_test_accuracy": _pooled_accuracy([m for _, m in runs]),
               "runs": [{"fold": k, "test_size": m.get("test", {}).get("n")} | _compact(m)
                        for k, m in runs]}
     if len(runs) == folds:
@@ -185,7 +192,7 @@ def distill_cv(base: TrainConfig, folds: int, out: Path, *,
     texts = [t for t, _ in pb]
     fold_of = grouped_folds(texts, folds, base.seed)
     out.mkdir(parents=True, exist_ok=True)
-    runs, dropped_by_fold = [], {}
+    runs: list[tuple[int, dict]] = []
     for k in range(folds):
         fold_dir = out / f"fold-{k}"
         if only is not None and k not in only:
@@ -195,7 +202,6 @@ def distill_cv(base: TrainConfig, folds: int, out: Path, *,
             continue
         held = [(t, g) for (t, g), f in zip(pb, fold_of, strict=True) if f == k]
         kept, dropped = without_sentences(soft, {t for t, _ in held})
-        dropped_by_fold[k] = dropped
         soft_csv = write_soft_labels(
             fold_dir / "soft_labels.csv", TransferSet(kept.texts, kept.sources, kept.gold),
             kept.probs, {**{k2: v for k2, v in soft.provenance.items()
@@ -207,17 +213,7 @@ def distill_cv(base: TrainConfig, folds: int, out: Path, *,
         cfg = base.model_copy(update={"soft_labels": soft_csv, "test_csv": test_csv,
                                       "out_dir": fold_dir / "model"})
         runs.append((k, _run(cfg, log)))
-    result = {"protocol": "distill_kfold", "folds": folds, "source": str(base.soft_labels),
-              "sentences": len(texts), "groups": len(set(map(near_duplicate_key, texts))),
-              "config": json.loads(base.model_dump_json(
-                  exclude={"out_dir", "train_csv", "test_csv"})),
-              "summary": summarise([m for _, m in runs]),
-              "pooled_test_accuracy": _pooled_accuracy([m for _, m in runs]),
-              "runs": [{"fold": k, "test_size": m.get("test", {}).get("n")} | _compact(m)
-                       for k, m in runs]}
-    if len(runs) == folds:
-        (out / "cv.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return _cv_result("distill_kfold", base, folds, base.soft_labels, texts, runs, out)
 
 
 def _pooled_accuracy(runs: list[dict]) -> float | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from core.names import LABELS
 
@@ -153,3 +154,16 @@ def build_tiny_model(out: Path, *, seed: int = 0, hidden: int = 32, layers: int 
             f"cases through its int8 and fp32 ONNX graphs after {max_rounds * steps_per_round} "
             f"steps: {failures}")
     return out
+
+
+def toy_distill_config(model_dir: Path, tmp_path: Path, **options: Any) -> Any:
+    """A distill-recipe TrainConfig on the toy sentences (each twice, the second with " too"),
+    the tiny model as base, soft labels to be written at tmp_path/soft.csv."""
+    from model.train import TrainConfig
+    from tests.support.builders import write_csv
+
+    train_csv = write_csv(tmp_path / "train.csv", [*TOY, *((f"{t} too", y) for t, y in TOY)])
+    return TrainConfig(**{"base_model": str(model_dir), "train_csv": train_csv,
+                          "test_csv": None, "headlines_csv": None, "batch_size": 8,
+                          "max_length": 32, "val_fraction": 0.2, "learning_rate": 1e-3,
+                          "progress": False, "soft_labels": tmp_path / "soft.csv"} | options)

@@ -203,15 +203,9 @@ def test_distill_cv_holds_each_fold_out_of_the_soft_labels(tiny_model_dir: Path,
         write_soft_labels,
     )
     from model.protocol import distill_cv
-    from model.train import TrainConfig
-    from tests.support.builders import write_csv
-    from tests.support.tiny_model import TOY
+    from tests.support.tiny_model import toy_distill_config
 
-    train_csv = write_csv(tmp_path / "train.csv", [*TOY, *((f"{t} too", y) for t, y in TOY)])
-    cfg = TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv, test_csv=None,
-                      headlines_csv=None, epochs=1, batch_size=8, max_length=32,
-                      val_fraction=0.2, learning_rate=1e-3, progress=False,
-                      soft_labels=tmp_path / "soft.csv")
+    cfg = toy_distill_config(tiny_model_dir, tmp_path, epochs=1)
     tr_x, tr_y = load_training_data(cfg)["train"]
     made = [v for v in augment(tr_x, seed=0, per_sentence=2) if v not in tr_x]
     ts = TransferSet([*tr_x, *made], ["phrasebank_train"] * len(tr_x) + ["augmented"] * len(made),

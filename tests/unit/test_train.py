@@ -144,13 +144,10 @@ def test_distillation_reads_soft_labels_and_refuses_validation_leaks(tiny_model_
         teacher_probabilities,
         write_soft_labels,
     )
-    from model.train import TrainConfig, train
+    from model.train import train
+    from tests.support.tiny_model import toy_distill_config
 
-    train_csv = write_csv(tmp_path / "train.csv", [*TOY, *((f"{t} too", y) for t, y in TOY)])
-    cfg = TrainConfig(base_model=str(tiny_model_dir), train_csv=train_csv, test_csv=None,
-                      headlines_csv=None, out_dir=tmp_path / "model", epochs=2, batch_size=8,
-                      max_length=32, val_fraction=0.2, learning_rate=1e-3, progress=False,
-                      soft_labels=tmp_path / "soft.csv")
+    cfg = toy_distill_config(tiny_model_dir, tmp_path, out_dir=tmp_path / "model", epochs=2)
     tr_x, tr_y = load_training_data(cfg)["train"]
     extra = [f"{t} again" for t, _ in TOY]  # unlabelled transfer sentences
     ts = TransferSet(tr_x + extra, ["phrasebank_train"] * len(tr_x) + ["augmented"] * len(extra),
