@@ -249,7 +249,8 @@ def cmd_model_card(args: argparse.Namespace) -> int:
     path = write_card(Path(_settings(args).model_dir), out=args.out, seeds_dir=args.seeds,
                       bench_file=args.bench, teacher_file=args.teacher,
                       behaviour_file=args.behaviour, errors_file=args.errors,
-                      quantization_file=args.quantization)
+                      quantization_file=args.quantization, cv_dirs=args.cv,
+                      compare_file=args.compare)
     _emit(json.dumps({"card": str(path), "images": str(path.parent / "img")}))
     return 0
 
@@ -276,6 +277,9 @@ def cmd_model_compare(args: argparse.Namespace) -> int:
                   else compare_cv(args.a, args.b))
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     _emit(json.dumps(result))
     return 0
 
@@ -643,6 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--errors", type=Path, help="JSON of `newsig model errors --out`")
     p.add_argument("--quantization", type=Path,
                    help="JSON of `newsig model quantization --out`")
+    p.add_argument("--cv", type=Path, nargs="+",
+                   help="folders written by `newsig model cv` (finished: cv.json)")
+    p.add_argument("--compare", type=Path,
+                   help="JSON of `newsig model compare --out` (two of those folders, paired)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "model"
                    / "MODEL_CARD.md")
     _model_arg(p)
@@ -656,6 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", type=Path)
     p.add_argument("--input", type=Path, help="labelled CSV (text,label): A and B are model "
                                               "folders")
+    p.add_argument("--out", type=Path, help="also write the JSON here (for `model card`)")
     p.set_defaults(func=cmd_model_compare)
 
     p = msub.add_parser("cv", help="grouped k-fold (near-duplicates kept in one fold): "

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import InvalidInputError
 from core.names import LABELS
 
 CARD_DIR = Path(__file__).resolve().parent
@@ -133,9 +134,24 @@ def _read(path: Path | None) -> Any:
     return json.loads(path.read_text()) if path else None
 
 
+def _cv_row(folder: Path) -> dict[str, Any]:
+    """One k-fold run (`newsig model cv --out folder`): its settings and pooled figures."""
+    path = folder / "cv.json"
+    if not path.exists():
+        raise InvalidInputError(f"{path}: missing (the k-fold run has not finished every fold)")
+    cv = json.loads(path.read_text())
+    cfg = cv.get("config", {})
+    return {"folder": str(folder), "protocol": cv["protocol"], "folds": cv["folds"],
+            "sentences": cv["sentences"], "pooled_test_accuracy": cv.get("pooled_test_accuracy"),
+            "summary": cv["summary"],
+            **{k: cfg.get(k) for k in ("recipe", "learning_rate", "kd_temperature",
+                                       "kd_weight", "epochs", "seed")}}
+
+
 def card_data(model_dir: Path, *, seeds_dir: Path | None = None, bench_file: Path | None = None,
               teacher_file: Path | None = None, behaviour_file: Path | None = None,
-              errors_file: Path | None = None, quantization_file: Path | None = None
+              errors_file: Path | None = None, quantization_file: Path | None = None,
+              cv_dirs: list[Path] | None = None, compare_file: Path | None = None
               ) -> dict[str, Any]:
     """Every figure the card shows, with the files it came from."""
     from model.analysis import agreement_stratum
@@ -179,8 +195,10 @@ def card_data(model_dir: Path, *, seeds_dir: Path | None = None, bench_file: Pat
                  "original": bench.get("original_serving_path", {}),
                  "speedup_p50": bench.get("speedup_p50"),
                  "batched_per_s": bench["batched"]["sentences_per_s"]}
+    cv = [_cv_row(d) for d in cv_dirs or []]
     data: dict[str, Any] = {
         "machine": metrics.get("machine", "this machine's 2 CPU cores"),
+        "cv": cv, "compare": _read(compare_file),
         "model": model, "soft": soft, "seeds": seeds, "teacher": teacher,
         "behaviour": behaviour, "errors": _read(errors_file),
         "quantization": _read(quantization_file), "bench": bench,
@@ -191,7 +209,9 @@ def card_data(model_dir: Path, *, seeds_dir: Path | None = None, bench_file: Pat
         "sources": {k: str(v) for k, v in {
             "metrics": model_dir / "metrics.json", "seeds": seeds_dir, "bench": bench_file,
             "teacher": teacher_file, "behaviour": behaviour_file, "errors": errors_file,
-            "quantization": quantization_file}.items() if v is not None},
+            "quantization": quantization_file, "compare": compare_file,
+            **{f"cv {i + 1}": d for i, d in enumerate(cv_dirs or [])}}.items()
+            if v is not None},
     }
     data["goals"] = goals(data)
     return data
@@ -207,7 +227,7 @@ def render(data: dict[str, Any]) -> str:
 
 
 def write_card(model_dir: Path, *, out: Path = CARD_DIR / "MODEL_CARD.md",
-               **inputs: Path | None) -> Path:
+               **inputs: Any) -> Path:
     data = card_data(model_dir, **inputs)
     img = out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)

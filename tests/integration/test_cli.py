@@ -433,8 +433,9 @@ def test_model_compare_two_model_folders_on_a_csv(tiny_model_dir: Path, tmp_path
 
     csv_path = write_csv(tmp_path / "t.csv", TOY)
     r = run("model", "compare", str(tiny_model_dir), str(tiny_model_dir), "--input",
-            str(csv_path))
+            str(csv_path), "--out", str(tmp_path / "cmp" / "compare.json"))
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text()) == out
     assert out["n"] == len(TOY) and out["a_accuracy"] == out["b_accuracy"] == 1.0
     assert out["mcnemar_p"] == 1.0

@@ -84,3 +84,40 @@ def test_fewer_than_five_seeds_never_meets_the_seed_goal(tmp_path: Path) -> None
     data = card_data(model, seeds_dir=_seeds(tmp_path, (0.96, 0.97)))
     seed_goal = next(g for g in data["goals"] if "mean of 2 seeds" in g["figure"])
     assert seed_goal["met"] is False
+
+
+def _cv(tmp_path: Path, name: str, lr: float, accs: tuple[float, ...]) -> Path:
+    runs = [_metrics(a, 0.93, a, 0.86) for a in accs]
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "cv.json").write_text(json.dumps({
+        "protocol": "distill_kfold", "folds": len(accs), "sentences": 2482,
+        "config": {"recipe": "distill", "learning_rate": lr, "kd_temperature": 2.0,
+                   "kd_weight": 0.7, "epochs": 3, "seed": 42},
+        "summary": summarise(runs), "pooled_test_accuracy": sum(accs) / len(accs)}))
+    return folder
+
+
+def test_card_shows_cross_validated_settings_and_their_paired_comparison(tmp_path: Path
+                                                                         ) -> None:
+    import pytest
+
+    from core.errors import InvalidInputError
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "metrics.json").write_text(json.dumps(_metrics(0.94, 0.92, 0.94, 0.86)))
+    a = _cv(tmp_path, "cv-a", 5e-5, (0.95, 0.96, 0.97))
+    b = _cv(tmp_path, "cv-b", 1e-4, (0.955, 0.965, 0.975))
+    compare = {"a": str(a), "b": str(b), "pooled": {
+        "n": 2482, "a_accuracy": 0.96, "b_accuracy": 0.965, "a_right_b_wrong": 20,
+        "b_right_a_wrong": 32, "mcnemar_p": 0.1263}}
+    (tmp_path / "compare.json").write_text(json.dumps(compare))
+    text = write_card(model, out=tmp_path / "card" / "MODEL_CARD.md", cv_dirs=[a, b],
+                      compare_file=tmp_path / "compare.json").read_text()
+    assert f"| `{a}` | distill | 5e-05 | 2.0 | 0.7 | 3 | 2482 | 96.0% | 96.00 ± 1.00% |" in text
+    assert f"| `{b}` | distill | 0.0001 | 2.0 | 0.7 | 3 | 2482 | 96.5% | 96.50 ± 1.00% |" in text
+    assert "B right where A\nis wrong on 32; exact McNemar p = 0.1263" in text
+    (b / "cv.json").unlink()
+    with pytest.raises(InvalidInputError, match="has not finished"):
+        card_data(model, cv_dirs=[a, b])
