@@ -295,9 +295,8 @@ def cmd_model_cv(args: argparse.Namespace) -> int:
     result = protocol(cfg, args.folds, Path(args.out), only=only, log=_log_line)
     _emit(json.dumps({"protocol": result["protocol"], "out": str(args.out),
                       "folds": args.folds, "groups": result["groups"],
-                      "summary": result["summary"]}
-                     | ({"pooled_test_accuracy": result["pooled_test_accuracy"]}
-                        if "pooled_test_accuracy" in result else {})))
+                      "summary": result["summary"],
+                      "pooled_test_accuracy": result["pooled_test_accuracy"]}))
     return 0
 
 
