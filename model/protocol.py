@@ -182,8 +182,9 @@ def distill_cv(base: TrainConfig, folds: int, out: Path, *,
     near-duplicates and augmented variants (model.distill.without_sentences); the student
     trains on the rest as usual, validation unchanged. For choosing recipe settings (two
     settings, the same folds and seed: a paired comparison) without looking at the test.
-    The teacher saw every fold's sentences in its own training, so fold accuracy runs higher
-    than test accuracy: compare settings with it, do not quote it as the model's accuracy."""
+    Fold accuracy is not the model's accuracy (each fold's student learns from a third fewer
+    PhraseBank sentences, and the teacher behind the soft labels saw the fold's sentences in
+    its own training): compare settings with it, do not quote it as a test figure."""
     from model.distill import TransferSet, read_soft_labels, without_sentences, write_soft_labels
 
     soft = read_soft_labels(base.soft_labels)
