@@ -62,6 +62,13 @@ def f3(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def f3_against(x: float | None, goal: float) -> str:
+    """Three decimals, or four where three would round a miss up to the goal itself."""
+    if x is not None and x < goal and round(x, 3) >= goal:
+        return f"{x:.4f}"
+    return f3(x)
+
+
 def ms(s: Mapping[str, Any] | None, as_pct: bool = True) -> str:
     if not s:
         return "n/a"
@@ -105,7 +112,7 @@ def goals(data: dict[str, Any]) -> list[dict[str, Any]]:
               bool(m["test"]["accuracy"] >= GOALS["test_accuracy"] and
                    m["test"]["macro_f1"] >= GOALS["test_macro_f1"])),
         _goal("release model: headline holdout weighted F1 (int8)", "≥ 0.87",
-              f3(m["headlines"].get("weighted_f1")),
+              f3_against(m["headlines"].get("weighted_f1"), GOALS["headlines_weighted_f1"]),
               _at_least(m["headlines"].get("weighted_f1"), GOALS["headlines_weighted_f1"])),
         _goal("release model file", "≤ 25 MB",
               "n/a" if m.get("size_mb") is None else f"{m['size_mb']} MB",

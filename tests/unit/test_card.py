@@ -86,6 +86,19 @@ def test_fewer_than_five_seeds_never_meets_the_seed_goal(tmp_path: Path) -> None
     assert seed_goal["met"] is False
 
 
+def test_a_near_miss_is_not_rounded_up_to_the_goal(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "metrics.json").write_text(json.dumps(_metrics(0.942, 0.93, 0.945, 0.86983)))
+    goal = next(g for g in card_data(model)["goals"]
+                if g["figure"].startswith("release model: headline"))
+    assert goal["measured"] == "0.8698" and goal["met"] is False
+    (model / "metrics.json").write_text(json.dumps(_metrics(0.942, 0.93, 0.945, 0.8712)))
+    goal = next(g for g in card_data(model)["goals"]
+                if g["figure"].startswith("release model: headline"))
+    assert goal["measured"] == "0.871" and goal["met"] is True
+
+
 def _cv(tmp_path: Path, name: str, lr: float, accs: tuple[float, ...]) -> Path:
     runs = [_metrics(a, 0.93, a, 0.86) for a in accs]
     folder = tmp_path / name
