@@ -93,15 +93,18 @@ teacher: $(VENV)/.installed-train
 	$(BIN)/newsig model teacher fetch
 	nice $(BIN)/newsig model teacher train
 
-# The committed file's three steps (its soft_labels.json records them): the transfer set,
-# then synthetic event headlines under the labelling policy, then headline variants.
+# The committed file's four steps (its soft_labels.json records them): the transfer set,
+# synthetic event headlines under the labelling policy, headline variants, then the same
+# policy applied to the real headlines (no teacher needed for the last).
 SOFT := model/data/distill/soft_labels.csv
 soft-labels: $(VENV)/.installed-train
 	$(BIN)/newsig model teacher label --out artifacts/soft-base.csv
 	$(BIN)/newsig model teacher label --add-synthetic 60 --source artifacts/soft-base.csv \
 		--out artifacts/soft-synth.csv
 	$(BIN)/newsig model teacher label --add-headline-variants 1 \
-		--source artifacts/soft-synth.csv --out $(SOFT)
+		--source artifacts/soft-synth.csv --out artifacts/soft-variants.csv
+	$(BIN)/newsig model teacher label --apply-headline-policy \
+		--source artifacts/soft-variants.csv --out $(SOFT)
 
 # Copy $(TRAINED) into model/release/ if it measures better than the release.
 promote: $(VENV)/.installed-run

@@ -321,6 +321,12 @@ def cmd_teacher_label(args: argparse.Namespace) -> int:
     from model.distill import SOFT_LABELS, label_transfer_set
     from model.teacher import teacher_info
 
+    if args.apply_headline_policy:  # a data step: no teacher needed
+        from model.distill import apply_headline_policy
+
+        _emit(json.dumps(apply_headline_policy(Path(args.source or SOFT_LABELS),
+                                               Path(args.out or SOFT_LABELS))))
+        return 0
     teacher = Path(args.teacher) if args.teacher else None
     info = teacher_info(teacher)
     if args.add_synthetic or args.add_headline_variants:
@@ -703,8 +709,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-headline-variants", type=int, default=0, metavar="N",
                    help="instead: keep --source's rows and add up to N variants of each "
                         "training headline (model/augment.py), labelled by the teacher")
-    p.add_argument("--source", help="soft labels to extend (--add-synthetic, "
-                                    "--add-headline-variants; default the committed file)")
+    p.add_argument("--apply-headline-policy", action="store_true",
+                   help="instead: rewrite --source with the labelling policy applied to its "
+                        "real headlines (a won contract or order is positive; "
+                        "model/synth.py), no teacher needed")
+    p.add_argument("--source", help="soft labels to extend or rewrite (--add-synthetic, "
+                                    "--add-headline-variants, --apply-headline-policy; "
+                                    "default the committed file)")
     p.set_defaults(func=cmd_teacher_label)
 
     p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "

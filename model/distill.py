@@ -269,6 +269,45 @@ def add_headline_variants(teacher_dir: Path, source: Path, out: Path, *, per_sen
                    "headlines_augmented", record, progress=progress, teacher_info=teacher_info)
 
 
+#: Rows of the transfer set that are real headlines or made from them.
+HEADLINE_SOURCES = ("headlines_train", "headlines_augmented")
+
+
+def apply_headline_policy(source: Path, out: Path) -> dict:
+    """`source`'s soft labels with the labelling policy applied to the real headlines
+    (model.synth.headline_policy): where it gives a label, a headline's gold label becomes it
+    and its probabilities follow model.synth.apply_policy (the teacher's where they agree);
+    every other row is written as it was. Needs no teacher; applying it twice changes
+    nothing."""
+    from model.synth import apply_policy, headline_policy
+
+    base = read_soft_labels(source)
+    idx = [i for i, (text, src) in enumerate(zip(base.texts, base.sources, strict=True))
+           if src in HEADLINE_SOURCES and headline_policy(text) is not None]
+    labels = [headline_policy(base.texts[i]) for i in idx]
+    probs = base.probs.copy()
+    if idx:
+        probs[idx], teacher_overruled = apply_policy(base.probs[idx], labels)
+    else:
+        teacher_overruled = 0
+    gold = list(base.gold)
+    gold_overruled = 0
+    for i, label in zip(idx, labels, strict=True):
+        if gold[i] is not None and gold[i] != label:
+            gold[i] = label
+            gold_overruled += 1
+    provenance = {**{k: v for k, v in base.provenance.items()
+                     if k not in ("rows", "sources", "file")},
+                  "headline_policy": {
+                      "rows": len(idx), "gold_overruled": gold_overruled,
+                      "teacher_overruled": teacher_overruled,
+                      "rule": "model/synth.py headline_policy",
+                      "command": "newsig model teacher label --apply-headline-policy",
+                      "date": time.strftime("%Y-%m-%d", time.gmtime())}}
+    write_soft_labels(out, TransferSet(base.texts, base.sources, gold), probs, provenance)
+    return {**provenance, "rows": len(base.texts), "file": str(out)}
+
+
 def label_transfer_set(teacher_dir: Path, out: Path = SOFT_LABELS, *, split_seed: int = 42,
                        augment_per_sentence: int = 3, progress: bool = True,
                        teacher_info: dict | None = None) -> dict:

@@ -14,11 +14,16 @@ order/deal" headlines). The product follows the PhraseBank, which it is fine-tun
 annotators were finance professionals: each template carries the label those annotators give
 such a sentence, and a synthetic row whose teacher top label differs gets the policy label
 instead (`apply_policy`; the count overruled is in the soft labels' provenance). Templates
-whose reading is in doubt (a buyback, hiring) carry no label and keep the teacher's."""
+whose reading is in doubt (a buyback, hiring) carry no label and keep the teacher's.
+
+The same policy reaches the real headlines (`headline_policy`): a training headline that
+announces a won contract or order is positive, whatever the headline set's annotators said,
+and so are its augmented variants; every other headline keeps its human label."""
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -98,6 +103,19 @@ TEMPLATES: tuple[tuple[str, str | None], ...] = (
 MONTHS = ("January", "February", "March", "April", "May", "June", "September", "November")
 ROLES = ("chief operating officer", "chief technology officer", "general counsel",
          "head of sales")
+
+
+#: A headline announcing a won contract or order: the verb (never the noun "win" or "land";
+#: "won't" fails the whitespace after the verb), at most four words, then the contract,
+#: order or deal.
+CONTRACT_WIN = re.compile(r"\b(?:wins|won|awarded|secures|secured|lands|landed)\b"
+                          r"(?:\s+\S+){0,4}?\s+(?:contract|order|deal)s?\b", re.IGNORECASE)
+
+
+def headline_policy(text: str) -> str | None:
+    """The policy label of a real headline (module docstring): positive for a won contract or
+    order, else None (its human label stands)."""
+    return "positive" if CONTRACT_WIN.search(text) else None
 
 
 def synthetic_headlines(per_template: int, *, seed: int = 0) -> list[str]:

@@ -23,8 +23,10 @@ NEWSIG = str(Path(sys.executable).parent / "newsig")
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 120,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NEWSIG_STORE_URL": "sqlite:///should-not-be-used.db"}
+        stdin: str | None = None, env_extra: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEWSIG_STORE_URL": "sqlite:///should-not-be-used.db",
+           **(env_extra or {})}
     return subprocess.run([NEWSIG, *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env=env, input=stdin)
 
@@ -439,3 +441,20 @@ def test_model_compare_two_model_folders_on_a_csv(tiny_model_dir: Path, tmp_path
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text()) == out
     assert out["n"] == len(TOY) and out["a_accuracy"] == out["b_accuracy"] == 1.0
     assert out["mcnemar_p"] == 1.0
+
+
+def test_teacher_label_apply_headline_policy_needs_no_teacher(tmp_path: Path) -> None:
+    src = tmp_path / "soft.csv"
+    src.write_text("text,source,gold,p_negative,p_neutral,p_positive\n"
+                   "KBR wins $23.7M contract,headlines_train,neutral,0.020000,0.950000,0.030000\n"
+                   "Acme shares fell 9%,headlines_train,negative,0.900000,0.050000,0.050000\n")
+    r = run("model", "teacher", "label", "--apply-headline-policy", "--source", str(src),
+            "--out", str(tmp_path / "out.csv"),
+            env_extra={"NEWSIG_CACHE": str(tmp_path / "empty-cache")})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["headline_policy"]["gold_overruled"] == 1
+    rows = list(csv.reader((tmp_path / "out.csv").open()))
+    assert rows[1] == ["KBR wins $23.7M contract", "headlines_train", "positive",
+                       "0.050000", "0.050000", "0.900000"]
+    assert rows[2] == ["Acme shares fell 9%", "headlines_train", "negative",
+                       "0.900000", "0.050000", "0.050000"]

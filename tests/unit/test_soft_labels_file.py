@@ -57,3 +57,15 @@ def test_every_augmented_row_traces_to_its_sentence() -> None:
                               per_sentence=soft.provenance["augment_per_sentence"])
     augmented = [t for t, s in zip(soft.texts, soft.sources, strict=True) if s == "augmented"]
     assert augmented and all(t in origins for t in augmented)
+
+
+def test_the_headline_policy_is_applied_to_the_committed_file() -> None:
+    from model.synth import headline_policy
+
+    soft = read_soft_labels(SOFT_LABELS)
+    matched = [(s, g, p) for t, s, g, p in zip(soft.texts, soft.sources, soft.gold, soft.probs,
+                                               strict=True)
+               if s in ("headlines_train", "headlines_augmented") and headline_policy(t)]
+    assert len(matched) == soft.provenance["headline_policy"]["rows"] > 0
+    assert all(p.argmax() == 2 for _, _, p in matched)  # positive, in LABELS order
+    assert all(g == "positive" for s, g, _ in matched if s == "headlines_train")
