@@ -71,7 +71,9 @@ def _int8_variant(model_dir: Path, folder: Path, **options: bool) -> Path:
 def embedding_cost_over_seeds(seeds_dir: Path) -> dict:
     """What 8-bit embedding tables cost (accuracy points on the canonical test, int8 with
     fp32 tables minus int8 with 8-bit tables) on every `seed-*` model of a seeds protocol:
-    one model's figure moves by the few sentences quantization noise flips."""
+    one model's figure moves by the few sentences quantization noise flips. A seed still
+    training (no model_version yet: it is written once the export is done) is listed, not
+    measured."""
     import statistics
     import tempfile
 
@@ -79,7 +81,11 @@ def embedding_cost_over_seeds(seeds_dir: Path) -> dict:
     from model.export import ONNX_INT8
 
     per_seed: dict[str, float] = {}
-    for model_dir in sorted(seeds_dir.glob("seed-*")):
+    folders = sorted(seeds_dir.glob("seed-*"))
+    unfinished = [d.name for d in folders if not (d / "model_version").exists()]
+    for model_dir in folders:
+        if model_dir.name in unfinished:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             acc = {emb: evaluate(_int8_variant(model_dir, Path(tmp) / str(emb),
                                                embeddings=emb),
@@ -89,7 +95,8 @@ def embedding_cost_over_seeds(seeds_dir: Path) -> dict:
     if not per_seed:
         raise ValueError(f"{seeds_dir} holds no seed-* model folders")
     return {"seeds_dir": str(seeds_dir), "per_seed": per_seed,
-            "mean_points": round(statistics.fmean(per_seed.values()), 2)}
+            "mean_points": round(statistics.fmean(per_seed.values()), 2),
+            **({"unfinished": unfinished} if unfinished else {})}
 
 
 def compare_quantization(model_dir: str | Path, *, progress: bool = False,

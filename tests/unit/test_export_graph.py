@@ -216,6 +216,10 @@ def test_the_embedding_cost_over_seeds_is_each_seeds_own(tiny_model_dir: Path,
     assert over["per_seed"] == {"seed-1": single["embedding_cost_points"],
                                 "seed-2": single["embedding_cost_points"]}
     assert over["mean_points"] == single["embedding_cost_points"]
-    assert "Over the 2 seeds" in result["note"]
+    assert "Over the 2 seeds" in result["note"] and "unfinished" not in over
+    # a seed still training (no export in its folder yet) is listed, not measured
+    (seeds / "seed-3" / "run").mkdir(parents=True)
+    over = compare_quantization(tiny_model_dir, seeds_dir=seeds)["embedding_cost_over_seeds"]
+    assert set(over["per_seed"]) == {"seed-1", "seed-2"} and over["unfinished"] == ["seed-3"]
     with pytest.raises(ValueError, match="no seed"):
         compare_quantization(tiny_model_dir, seeds_dir=tmp_path / "empty")
