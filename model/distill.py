@@ -286,10 +286,7 @@ def apply_headline_policy(source: Path, out: Path) -> dict:
            if src in HEADLINE_SOURCES and headline_policy(text) is not None]
     labels = [headline_policy(base.texts[i]) for i in idx]
     probs = base.probs.copy()
-    if idx:
-        probs[idx], teacher_overruled = apply_policy(base.probs[idx], labels)
-    else:
-        teacher_overruled = 0
+    probs[idx], teacher_overruled = apply_policy(base.probs[idx], labels)
     gold = list(base.gold)
     gold_overruled = 0
     for i, label in zip(idx, labels, strict=True):
