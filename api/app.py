@@ -274,9 +274,11 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
                 raise InvalidInputError("Last-Event-ID must be a non-negative integer (an "
                                         "`id:` this stream sent)", field="Last-Event-ID")
             resume = int(last_event_header.strip())
+        # Where the stream starts is fixed here, before the headers go out (api/stream.py).
         hub = services.hub
-        events = (hub.events(flt, resume, request.is_disconnected) if hub is not None
-                  else signal_events(services.store, request, 1.0, flt))
+        events = (hub.events(flt, resume, request.is_disconnected, start=await hub.position())
+                  if hub is not None
+                  else await signal_events(services.store, request, 1.0, flt))
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache",
                                           "X-Accel-Buffering": "no"})
@@ -310,7 +312,8 @@ async def signal_events(store: SignalStore, request: Request, poll: float,
                         flt: StreamFilter) -> AsyncIterator[str]:
     """For stores without a signal log (DynamoDB): polls the newest 500 signals of the last
     10 minutes per client and pushes the unseen ones; a burst larger than that is not all
-    delivered, and there is no resume. SQLite stores stream through api/stream.py."""
+    delivered, and there is no resume. SQLite stores stream through api/stream.py.
+    What is already stored is read here, before the response opens (as the hub's start)."""
     from starlette.concurrency import run_in_threadpool
 
     lookback = timedelta(minutes=10)
@@ -319,6 +322,14 @@ async def signal_events(store: SignalStore, request: Request, poll: float,
         return store.query(since=utcnow() - lookback, limit=500).items
 
     sent: dict[str, None] = dict.fromkeys(s.signal_id for s in await run_in_threadpool(recent))
+    return _signal_event_stream(recent, sent, request, poll, flt)
+
+
+async def _signal_event_stream(recent: Callable[[], list[Signal]], sent: dict[str, None],
+                               request: Request, poll: float, flt: StreamFilter
+                               ) -> AsyncIterator[str]:
+    from starlette.concurrency import run_in_threadpool
+
     yield "retry: 2000\n: connected\n\n"
     idle = 0.0
     while not await request.is_disconnected():

@@ -119,11 +119,18 @@ class SignalHub:
         i = bisect.bisect_right(self._seqs, cursor)
         return list(zip(self._seqs[i:i + PAGE], self._signals[i:i + PAGE], strict=True))
 
+    async def position(self) -> int:
+        """The store's newest position: where a new client's stream starts. The route reads
+        it before the response opens, so a signal stored once a client sees the stream open
+        (EventSource's `open`, which fires on the headers) always comes after it."""
+        return int(await self._run(self.log.last_seq))
+
     async def events(self, flt: StreamFilter, last_event_id: int | None,
-                     is_disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
+                     is_disconnected: Callable[[], Awaitable[bool]], *,
+                     start: int | None = None) -> AsyncIterator[str]:
         await self._join()
         try:
-            newest = await self._run(self.log.last_seq)
+            newest = await self.position() if start is None else start
             cursor = newest if last_event_id is None else last_event_id
             yield f"retry: 2000\n: connected at {cursor}\n\n"
             if newest - cursor > REPLAY_WINDOW:

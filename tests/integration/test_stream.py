@@ -224,3 +224,41 @@ def test_newsig_watch_exits_cleanly_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(api.watch, "watch", interrupted)
     assert main(["watch", "--url", "http://127.0.0.1:9"]) == 0
+
+
+def test_a_signal_stored_as_the_stream_opens_is_delivered(store: SQLiteSignalStore) -> None:
+    """EventSource reports `open` on the response headers (the dashboard then says "live");
+    a signal stored at that moment must reach the client: the stream's start is fixed before
+    the headers go out, not after. The signal is stored inside `send` of the headers, so the
+    test does not depend on timing."""
+    import asyncio
+
+    app = create_app(Services(store))
+    got: list[str] = []
+    done = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+            store.put_many([make_signal(7, title="Stored as the stream opened")])
+        elif message["type"] == "http.response.body":
+            got.append(message.get("body", b"").decode())
+            if "event: signal" in "".join(got):
+                done.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": "/signals/stream", "raw_path":
+             b"/signals/stream", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"test")], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+
+    async def main() -> None:
+        async with asyncio.timeout(10):
+            await asyncio.gather(app(scope, receive, send), done.wait())
+
+    asyncio.run(main())
+    assert "Stored as the stream opened" in "".join(got)
