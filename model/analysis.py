@@ -28,6 +28,37 @@ def agreement_stratum(texts: Sequence[str]) -> list[str]:
     return ["100%" if _norm(t) in unanimous else "75-99%" for t in texts]
 
 
+AGREEMENT_WEIGHTS = (("Sentences_AllAgree.txt", 1.0), ("Sentences_75Agree.txt", 0.75),
+                     ("Sentences_66Agree.txt", 0.66), ("Sentences_50Agree.txt", 0.5))
+"""A PhraseBank sentence's weight: the lower agreement bound of the first file (most to least
+agreed) that holds it."""
+AGREEMENT_SOURCES = frozenset({"phrasebank_train", "phrasebank_extra"})
+
+
+def agreement_weights(texts: Sequence[str], sources: Sequence[str],
+                      fpb_dir: Path = FPB_DIR) -> list[float]:
+    """One loss weight per row: a PhraseBank row (source phrasebank_train or phrasebank_extra)
+    counts as much as its annotators agreed (all: 1.0, 75-99%: 0.75, 66-74%: 0.66, 50-65%:
+    0.5); every other row (a headline's single label, a teacher-labelled variant, a synthetic
+    headline) 1.0. A PhraseBank row found in none of the files is an error, not a guess."""
+    first: dict[str, float] = {}
+    for name, weight in AGREEMENT_WEIGHTS:
+        for text in load_phrasebank_txt(fpb_dir / name)[0]:
+            first.setdefault(_norm(text), weight)
+    weights, missing = [], []
+    for text, source in zip(texts, sources, strict=True):
+        if source not in AGREEMENT_SOURCES:
+            weights.append(1.0)
+        elif (w := first.get(_norm(text))) is not None:
+            weights.append(w)
+        else:
+            missing.append(text)
+    if missing:
+        raise ValueError(f"{len(missing)} PhraseBank row(s) are in no Sentences_*Agree file "
+                         f"(first: {missing[0][:80]!r}); their agreement is unknown")
+    return weights
+
+
 def _length_bucket(text: str) -> str:
     n = len(text.split())
     return next(name for lo, hi, name in LENGTH_BUCKETS if lo <= n <= hi)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from core.machine import machine_line
 from core.names import LABELS
@@ -53,6 +53,9 @@ class TrainConfig(SplitConfig):
     """distillation temperature T"""
     kd_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     """weight of T^2 * KL (the rest: gold cross-entropy)"""
+    row_weights: Literal["agreement"] | None = None
+    """weight each row's loss: 'agreement' counts a PhraseBank row by its annotators'
+    agreement (all 1.0, 75-99% 0.75, 66-74% 0.66, 50-65% 0.5; other rows 1.0); none: all 1"""
     out_dir: Path = Path("artifacts/model")
     """model folder written"""
     epochs: int = Field(default=3, ge=1)
@@ -89,6 +92,13 @@ class TrainConfig(SplitConfig):
     """torch threads (0: one per core)"""
     progress: bool = True
     """progress bars"""
+
+    @model_validator(mode="after")
+    def _weights_need_sources(self) -> TrainConfig:
+        if self.row_weights is not None and self.recipe != "distill":
+            raise ValueError("row_weights needs the distill recipe (its soft-label file says "
+                             "which rows are PhraseBank sentences)")
+        return self
 
 
 def resolve_base_model(name: str) -> str:
@@ -217,16 +227,18 @@ def calibrate(model: Any, tokenizer: Any, texts: list[str], labels: list[str],
             "val_ece_after": round(expected_calibration_error(_softmax(logits, t), y), 4)}
 
 
-def _training_targets(cfg: TrainConfig, data: dict) -> tuple[list[str], Any, Any]:
-    """Texts, gold label ids (-1: none) and teacher probabilities (None: finetune)."""
+def _training_targets(cfg: TrainConfig, data: dict) -> tuple[list[str], Any, Any, Any]:
+    """Texts, gold label ids (-1: none), teacher probabilities (None: finetune) and row
+    weights (None: every row 1)."""
     import numpy as np
     import torch
 
+    from model.analysis import agreement_weights
     from model.distill import read_soft_labels
 
     if cfg.recipe == "finetune":
         tr_x, tr_y = data["train"]
-        return tr_x, torch.tensor([LABELS.index(v) for v in tr_y]), None
+        return tr_x, torch.tensor([LABELS.index(v) for v in tr_y]), None, None
     soft = read_soft_labels(cfg.soft_labels)
     held = set(data["val_phrasebank"][0]) | set(data.get("val_headlines", ([], []))[0])
     if cfg.test_csv is not None:
@@ -238,24 +250,42 @@ def _training_targets(cfg: TrainConfig, data: dict) -> tuple[list[str], Any, Any
                          "validation or test sentences; rebuild it for this split, or use "
                          "--recipe finetune (e.g. for cross-validation folds)")
     gold = torch.tensor([LABELS.index(g) if g else -1 for g in soft.gold])
-    return soft.texts, gold, torch.tensor(np.asarray(soft.probs), dtype=torch.float32)
+    weights = (torch.tensor(agreement_weights(soft.texts, soft.sources))
+               if cfg.row_weights == "agreement" else None)
+    return (soft.texts, gold, torch.tensor(np.asarray(soft.probs), dtype=torch.float32),
+            weights)
 
 
-def distillation_loss(logits: Any, gold: Any, teacher: Any | None, cfg: TrainConfig) -> Any:
-    """weight * T^2 * KL(teacher_T || student_T) + (1 - weight) * CE(gold, where present)."""
+def distillation_loss(logits: Any, gold: Any, teacher: Any | None, cfg: TrainConfig,
+                      weight: Any | None = None) -> Any:
+    """weight * T^2 * KL(teacher_T || student_T) + (1 - weight) * CE(gold, where present).
+
+    `weight` (one per row, optional) scales each row's terms: the KL is summed over the batch
+    and the cross-entropy over its gold rows with those weights, then divided by the row
+    counts, so all-ones weights give exactly the unweighted loss."""
     import torch
     import torch.nn.functional as F
 
     has_gold = gold >= 0
-    ce = (F.cross_entropy(logits[has_gold], gold[has_gold],
-                          label_smoothing=cfg.label_smoothing)
-          if bool(has_gold.any()) else logits.sum() * 0.0)
+    if not bool(has_gold.any()):
+        ce = logits.sum() * 0.0
+    elif weight is None:
+        ce = F.cross_entropy(logits[has_gold], gold[has_gold],
+                             label_smoothing=cfg.label_smoothing)
+    else:
+        per_row = F.cross_entropy(logits[has_gold], gold[has_gold], reduction="none",
+                                  label_smoothing=cfg.label_smoothing)
+        ce = (per_row * weight[has_gold]).sum() / int(has_gold.sum())
     if teacher is None:
         return ce
     t = cfg.kd_temperature
     soft = torch.softmax(torch.log(teacher.clamp_min(1e-8)) / t, dim=-1)
-    kl = F.kl_div(F.log_softmax(logits / t, dim=-1), soft, reduction="batchmean") * t * t
-    return cfg.kd_weight * kl + (1.0 - cfg.kd_weight) * ce
+    if weight is None:
+        kl = F.kl_div(F.log_softmax(logits / t, dim=-1), soft, reduction="batchmean")
+    else:
+        per_row = F.kl_div(F.log_softmax(logits / t, dim=-1), soft, reduction="none").sum(-1)
+        kl = (per_row * weight).sum() / logits.shape[0]
+    return cfg.kd_weight * kl * t * t + (1.0 - cfg.kd_weight) * ce
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -272,7 +302,7 @@ def train(cfg: TrainConfig) -> dict:
     data = load_training_data(cfg)
     va_x, va_y = data["val_phrasebank"]
     hv_x, hv_y = data.get("val_headlines", ([], []))
-    tr_x, gold, teacher = _training_targets(cfg, data)
+    tr_x, gold, teacher, row_weight = _training_targets(cfg, data)
 
     base = resolve_base_model(cfg.base_model)
     label2id = {label: i for i, label in enumerate(LABELS)}
@@ -304,7 +334,8 @@ def train(cfg: TrainConfig) -> dict:
                       seed=cfg.seed, progress=cfg.progress, ema_decay=cfg.ema_decay)
     result = fit(model, tokenizer, tr_x,
                  lambda logits, idx: distillation_loss(
-                     logits, gold[idx], None if teacher is None else teacher[idx], cfg),
+                     logits, gold[idx], None if teacher is None else teacher[idx], cfg,
+                     None if row_weight is None else row_weight[idx]),
                  loop, run_dir, param_groups=param_groups(model, cfg),
                  on_epoch_end=on_epoch_end, after_epoch=keep_best)
     history = result["history"]
