@@ -327,6 +327,18 @@ def cmd_teacher_label(args: argparse.Namespace) -> int:
         _emit(json.dumps(apply_headline_policy(Path(args.source or SOFT_LABELS),
                                                Path(args.out or SOFT_LABELS))))
         return 0
+    if args.ensemble:
+        from model.distill import relabel_with_ensemble
+
+        if args.teacher or args.add_synthetic or args.add_headline_variants:
+            raise InvalidInputError("--ensemble relabels --source with its own teachers: "
+                                    "not with --teacher, --add-synthetic or "
+                                    "--add-headline-variants")
+        dirs = [Path(d) for d in args.ensemble]
+        _emit(json.dumps(relabel_with_ensemble(
+            dirs, Path(args.source or SOFT_LABELS), Path(args.out or SOFT_LABELS),
+            teacher_infos=[teacher_info(d) for d in dirs])))
+        return 0
     teacher = Path(args.teacher) if args.teacher else None
     info = teacher_info(teacher)
     if args.add_synthetic or args.add_headline_variants:
@@ -713,9 +725,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: rewrite --source with the labelling policy applied to its "
                         "real headlines (a won contract or order is positive; "
                         "model/synth.py), no teacher needed")
+    p.add_argument("--ensemble", nargs="+", metavar="TEACHER_DIR",
+                   help="instead: relabel every row of --source with the mean of these "
+                        "fine-tuned teachers' probabilities (a seed ensemble as teacher), the "
+                        "labelling policies applied again; rows and gold labels kept")
     p.add_argument("--source", help="soft labels to extend or rewrite (--add-synthetic, "
-                                    "--add-headline-variants, --apply-headline-policy; "
-                                    "default the committed file)")
+                                    "--add-headline-variants, --apply-headline-policy, "
+                                    "--ensemble; default the committed file)")
     p.set_defaults(func=cmd_teacher_label)
 
     p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "

@@ -458,3 +458,25 @@ def test_teacher_label_apply_headline_policy_needs_no_teacher(tmp_path: Path) ->
                        "0.050000", "0.050000", "0.900000"]
     assert rows[2] == ["Acme shares fell 9%", "headlines_train", "negative",
                        "0.900000", "0.050000", "0.050000"]
+
+
+def test_teacher_label_ensemble_relabels_with_named_teachers(tiny_model_dir: Path,
+                                                             tmp_path: Path) -> None:
+    src = tmp_path / "soft.csv"
+    src.write_text("text,source,gold,p_negative,p_neutral,p_positive\n"
+                   "Acme shares fell 9%,headlines_train,negative,0.900000,0.050000,0.050000\n"
+                   "Profit rose 12%,augmented,,0.100000,0.100000,0.800000\n")
+    env = {"NEWSIG_CACHE": str(tmp_path / "empty-cache")}
+    r = run("model", "teacher", "label", "--ensemble", str(tiny_model_dir), str(tiny_model_dir),
+            "--source", str(src), "--out", str(tmp_path / "out.csv"), env_extra=env)
+    assert r.returncode == 0, r.stderr
+    ensemble = json.loads(r.stdout)["ensemble"]
+    assert [t["dir"] for t in ensemble["teachers"]] == [str(tiny_model_dir.resolve())] * 2
+    rows = list(csv.reader((tmp_path / "out.csv").open()))
+    assert [row[:3] for row in rows[1:]] == [["Acme shares fell 9%", "headlines_train",
+                                              "negative"], ["Profit rose 12%", "augmented", ""]]
+    assert rows[1][3:] != ["0.900000", "0.050000", "0.050000"]  # the teachers' own now
+    r = run("model", "teacher", "label", "--ensemble", str(tiny_model_dir), "--add-synthetic",
+            "2", "--source", str(src), "--out", str(tmp_path / "x.csv"), env_extra=env)
+    assert r.returncode != 0 and "--ensemble relabels" in r.stderr
+    assert not (tmp_path / "x.csv").exists()
