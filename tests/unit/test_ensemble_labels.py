@@ -23,6 +23,11 @@ from model.distill import (
 )
 from model.synth import headline_policy
 
+# Probabilities are written to 6 decimals and move in the last ones when the same sentence is
+# batched with others (padding changes the kernels' blocking): compare to 1e-5, far below
+# anything the ensemble or the policy changes.
+ATOL = 1e-5
+
 HEADLINES = ["Acme shares rose 12% after earnings", "Widget Corp profit fell to $3.5 million",
              "KBR wins $23.7M contract", "Initech to hold results call on March 3",
              "Nokia won a five-year services contract"]
@@ -70,9 +75,9 @@ def test_one_teacher_reproduces_the_file_it_labelled(tiny_model_dir: Path,
     before, after = read_soft_labels(built), read_soft_labels(tmp_path / "again.csv")
     assert (after.texts, after.sources, after.gold) == (before.texts, before.sources,
                                                         before.gold)
-    np.testing.assert_allclose(after.probs, before.probs, atol=1e-6)
+    np.testing.assert_allclose(after.probs, before.probs, atol=ATOL)
     (teacher,) = result["ensemble"]["teachers"]
-    assert teacher["file_max_abs_difference"] <= 1e-6
+    assert teacher["file_max_abs_difference"] <= ATOL
     assert teacher["file_top_label_agreement"] == 1.0
     policy = result["ensemble"]["policy"]
     assert policy["rows"] == sum(s == "synthetic" and g is not None
@@ -95,12 +100,12 @@ def test_two_teachers_average_and_the_policies_hold(tiny_model_dir: Path, second
     assert policy.count("positive") >= 2  # the two won contracts at least
     for p_file, p_mean, label in zip(after.probs, mean, policy, strict=True):
         if label is None or LABELS[int(p_mean.argmax())] == label:
-            np.testing.assert_allclose(p_file, p_mean, atol=1e-6)  # the mean, as it is
+            np.testing.assert_allclose(p_file, p_mean, atol=ATOL)  # the mean, as it is
         else:  # overruled by the policy
             assert LABELS[int(p_file.argmax())] == label and abs(p_file.max() - 0.9) < 1e-9
     assert not np.allclose(after.probs, before.probs, atol=1e-3)  # the second teacher counts
     first, second = result["ensemble"]["teachers"]
-    assert first["file_max_abs_difference"] <= 1e-6 < second["file_max_abs_difference"]
+    assert first["file_max_abs_difference"] <= ATOL < second["file_max_abs_difference"]
     for figures in (first["figures"], second["figures"], result["ensemble"]["figures"]):
         assert {"validation", "validation_headlines", "test", "validation_score"} <= set(figures)
         assert 0 <= figures["validation"]["accuracy"] <= 1
