@@ -36,7 +36,7 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-infra: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[train,aws,infra]'
+	$(PIP) -e '.[aws,infra]'
 	touch $@
 
 run: $(VENV)/.installed-run
@@ -142,7 +142,12 @@ $(ARTIFACT): $(TRAINED)/model_version | $(VENV)/.installed-train
 	$(BIN)/newsig model export --sagemaker $(dir $(ARTIFACT)) --model-dir $(TRAINED)
 
 # Offline: writes cdk.out/ (Lambda bundles built with pip, no Docker). CONTEXT="-c key=value".
-synth: $(VENV)/.installed-infra $(ARTIFACT)
+# Builds only what the chosen stack deploys: with classifier=lambda the functions carry the
+# release model (nothing to train); the SageMaker endpoint serves PyTorch weights, which only
+# a trained folder has (`make train`, then the artifact).
+CLASSIFIER := $(or $(patsubst classifier=%,%,$(filter classifier=%,$(CONTEXT))),$(shell 	$(PYTHON) -c "import json; print(json.load(open('cdk.json'))['context'].get('classifier', 'sagemaker'))"))
+SYNTH_NEEDS := $(if $(filter lambda,$(CLASSIFIER)),,$(ARTIFACT))
+synth: $(VENV)/.installed-infra $(SYNTH_NEEDS)
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(BIN)/python -m infra.app $(CONTEXT)
 
 # Needs AWS credentials and a bootstrapped account/region (npx aws-cdk@2 bootstrap).

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from api.deps import Services
+from api.errors import render_domain_error, validation_body
 from api.fastpath import ClassifyFastPath
 from api.middleware import GuardMiddleware
 from api.schemas import (
@@ -27,158 +24,23 @@ from api.schemas import (
     SignalsResponse,
     SummaryResponse,
 )
-from api.stream import SignalHub, StreamFilter
+from api.stream import StreamFilter, signal_events
 from core.alerts import Alert
-from core.concurrency import expected_parallel_calls
 from core.errors import (
-    ClassifierError,
-    ClassifierUnavailableError,
-    ConfigError,
     InvalidInputError,
     NewsSignalsError,
-    StoreError,
-    StoreUnavailableError,
 )
 from core.feedhealth import FeedHealth
-from core.models import FeedConfig, Prediction, Signal, utcnow
-from core.ports import Classifier, SignalLog, SignalStore
+from core.names import SERVICE_VERSION
 from core.queries import SignalsQuery, SummaryQuery
-from core.service import SignalService
 from dashboards.local import mount_dashboard, mount_docs
 
-VERSION = "0.1.0"
-
-
-class Services:
-    """What the routes need: the use cases (core.service), the configured feeds, and a small
-    pool for model calls. The classifier is built on first use (and errors are kept)."""
-
-    def __init__(self, store: SignalStore | None = None, classifier: Classifier | None = None,
-                 classifier_factory: Callable[[], Classifier] | None = None,
-                 feeds: Sequence[FeedConfig] = (), classify_workers: int = 0, *,
-                 service: SignalService | None = None, alert_log: Any = None) -> None:
-        if service is None:
-            if store is None:
-                raise ConfigError("Services needs a store or a SignalService")
-            service = SignalService(store, classifier, classifier_factory=classifier_factory)
-        self.service = service
-        self.store = service.store
-        self.feeds = list(feeds)
-        self.alert_log = alert_log  # ingest.alerts.AlertLog when alerts are configured
-        # A small FIFO pool bounds how many model calls run at once: 16 concurrent requests
-        # on 2 cores then queue in arrival order instead of 16 threads fighting for the CPU
-        # (fewer context switches, and no request starved into the p99). 0: the shared pool.
-        self._executor = (ThreadPoolExecutor(classify_workers, thread_name_prefix="newsig-classify")
-                          if classify_workers > 0 else None)
-        self._in_flight = 0  # requests queued or running in the pool; event loop only
-        # One shared poller for every live-stream client (stores with a signal log).
-        self.hub = SignalHub(self.store) if isinstance(self.store, SignalLog) else None
-
-    @property
-    def classifier(self) -> Classifier:
-        return self.service.classifier
-
-    async def classify_async(self, texts: list[str]) -> list[Prediction]:
-        """Awaits a micro-batcher's future on the event loop (no thread held per request);
-        otherwise the use case runs in the model pool (or Starlette's thread pool)."""
-        from starlette.concurrency import run_in_threadpool
-
-        # Built on first use (loading a model blocks, so off the event loop); cached after.
-        classifier = (self.service.classifier if self.service.classifier_ready
-                      else await run_in_threadpool(lambda: self.service.classifier))
-        submit = getattr(classifier, "submit", None)
-        if submit is not None:
-            return await asyncio.wrap_future(submit(texts))
-        if self._executor is not None:
-            # Requests waiting for or running in the pool, this one included: the classifier
-            # gives a call every core only when it is 1 (core.concurrency). The hint travels
-            # in a copy of this request's context into the pool thread.
-            self._in_flight += 1
-            try:
-                expected_parallel_calls.set(self._in_flight)
-                ctx = contextvars.copy_context()
-                return await asyncio.get_running_loop().run_in_executor(
-                    self._executor, ctx.run, self.service.classify, texts)
-            finally:
-                self._in_flight -= 1
-        return await run_in_threadpool(self.service.classify, texts)
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-_STATUS: list[tuple[type[Exception], int]] = [
-    (InvalidInputError, 422),
-    (ClassifierUnavailableError, 503),
-    (StoreUnavailableError, 503),
-    (ConfigError, 503),
-    (ClassifierError, 502),
-    (StoreError, 500),
-]
-
-
-def status_for(exc: Exception) -> int:
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            return code
-    return 500
-
-
-#: What a client is told of a server-side failure: never the backend's own message (table
-#: names, paths, endpoint names); that goes to the log under the request id.
-_PUBLIC_5XX: list[tuple[type[Exception], str]] = [
-    (ClassifierUnavailableError, "the classifier is unavailable or busy; try again shortly"),
-    (StoreUnavailableError, "the signal store is unavailable or busy; try again shortly"),
-    (ConfigError, "the service is not fully configured (see its health and logs)"),
-    (ClassifierError, "the classifier failed on this request"),
-    (StoreError, "the signal store failed on this request"),
-]
+VERSION = SERVICE_VERSION
 log = logging.getLogger("newsig.api")
 
 
 def _request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", "") or "")
-
-
-def render_domain_error(exc: NewsSignalsError, request_id: str) -> tuple[int, bytes]:
-    """Status and JSON body of a domain error's answer (server-side ones logged here)."""
-    status = status_for(exc)
-    if status >= 500:
-        log.error("request %s: %s: %s", request_id, type(exc).__name__, exc)
-    return status, json.dumps(error_body(exc, request_id)).encode()
-
-
-def error_body(exc: NewsSignalsError, request_id: str = "") -> dict[str, Any]:
-    status = status_for(exc)
-    if status >= 500:
-        msg = next((m for kind, m in _PUBLIC_5XX if isinstance(exc, kind)), "internal error")
-        return {"detail": [{"type": type(exc).__name__, "msg": msg,
-                            "request_id": request_id}]}
-    detail: dict[str, Any] = {"type": type(exc).__name__, "msg": _clip(str(exc), 300)}
-    field = getattr(exc, "field", None)
-    if field:
-        detail["loc"] = ["query", field]
-    return {"detail": [detail]}
-
-
-def _clip(value: object, limit: int = 80) -> str:
-    """A short, always-encodable echo of client input (lone surrogates replaced)."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)[:limit * 2]
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
-
-
-def validation_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """FastAPI's 422 detail, with each echoed input cut to a short prefix."""
-    out = []
-    for e in errors[:20]:
-        item: dict[str, Any] = {"type": e.get("type"), "loc": [str(p) for p in e.get("loc", [])],
-                                "msg": _clip(e.get("msg", ""), 300)}
-        if "input" in e:
-            item["input"] = _clip(e["input"])
-        out.append(item)
-    return {"detail": out}
 
 
 def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | None = None,
@@ -308,40 +170,3 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
     return app
 
 
-async def signal_events(store: SignalStore, request: Request, poll: float,
-                        flt: StreamFilter) -> AsyncIterator[str]:
-    """For stores without a signal log (DynamoDB): polls the newest 500 signals of the last
-    10 minutes per client and pushes the unseen ones; a burst larger than that is not all
-    delivered, and there is no resume. SQLite stores stream through api/stream.py.
-    What is already stored is read here, before the response opens (as the hub's start)."""
-    from starlette.concurrency import run_in_threadpool
-
-    lookback = timedelta(minutes=10)
-
-    def recent() -> list[Signal]:
-        return store.query(since=utcnow() - lookback, limit=500).items
-
-    sent: dict[str, None] = dict.fromkeys(s.signal_id for s in await run_in_threadpool(recent))
-    return _signal_event_stream(recent, sent, request, poll, flt)
-
-
-async def _signal_event_stream(recent: Callable[[], list[Signal]], sent: dict[str, None],
-                               request: Request, poll: float, flt: StreamFilter
-                               ) -> AsyncIterator[str]:
-    from starlette.concurrency import run_in_threadpool
-
-    yield "retry: 2000\n: connected\n\n"
-    idle = 0.0
-    while not await request.is_disconnected():
-        await asyncio.sleep(poll)
-        fresh = [s for s in await run_in_threadpool(recent) if s.signal_id not in sent]
-        for sig in reversed(fresh):  # oldest first
-            sent[sig.signal_id] = None
-            if flt.matches(sig):
-                yield f"event: signal\ndata: {sig.model_dump_json()}\n\n"
-        while len(sent) > 5000:
-            sent.pop(next(iter(sent)))
-        idle = 0.0 if fresh else idle + poll
-        if idle >= 15:
-            idle = 0.0
-            yield ": keep-alive\n\n"

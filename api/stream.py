@@ -19,12 +19,16 @@ import asyncio
 import bisect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import Sentiment, Signal
-from core.ports import SignalLog
+from core.models import Sentiment, Signal, utcnow
+from core.ports import SignalLog, SignalStore
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 RING_SIZE = 20_000
 REPLAY_WINDOW = 100_000
@@ -165,3 +169,43 @@ class SignalHub:
                         yield ": keep-alive\n\n"
         finally:
             self._clients -= 1
+
+
+# -- stores without a signal log (DynamoDB) ----------------------------------------------
+async def signal_events(store: SignalStore, request: Request, poll: float,
+                        flt: StreamFilter) -> AsyncIterator[str]:
+    """For stores without a signal log (DynamoDB): polls the newest 500 signals of the last
+    10 minutes per client and pushes the unseen ones; a burst larger than that is not all
+    delivered, and there is no resume. SQLite stores stream through api/stream.py.
+    What is already stored is read here, before the response opens (as the hub's start)."""
+    from starlette.concurrency import run_in_threadpool
+
+    lookback = timedelta(minutes=10)
+
+    def recent() -> list[Signal]:
+        return store.query(since=utcnow() - lookback, limit=500).items
+
+    sent: dict[str, None] = dict.fromkeys(s.signal_id for s in await run_in_threadpool(recent))
+    return _signal_event_stream(recent, sent, request, poll, flt)
+
+
+async def _signal_event_stream(recent: Callable[[], list[Signal]], sent: dict[str, None],
+                               request: Request, poll: float, flt: StreamFilter
+                               ) -> AsyncIterator[str]:
+    from starlette.concurrency import run_in_threadpool
+
+    yield "retry: 2000\n: connected\n\n"
+    idle = 0.0
+    while not await request.is_disconnected():
+        await asyncio.sleep(poll)
+        fresh = [s for s in await run_in_threadpool(recent) if s.signal_id not in sent]
+        for sig in reversed(fresh):  # oldest first
+            sent[sig.signal_id] = None
+            if flt.matches(sig):
+                yield f"event: signal\ndata: {sig.model_dump_json()}\n\n"
+        while len(sent) > 5000:
+            sent.pop(next(iter(sent)))
+        idle = 0.0 if fresh else idle + poll
+        if idle >= 15:
+            idle = 0.0
+            yield ": keep-alive\n\n"

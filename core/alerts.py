@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.models import Signal
+from core.ports import SignalStore
 
 
 class ShiftConfig(BaseModel):
@@ -102,3 +104,77 @@ def detect(ticker: str, signals: Sequence[Signal], now: datetime, cfg: ShiftConf
     return Alert(alert_id=hashlib.sha256(key.encode()).hexdigest()[:16], ticker=ticker,
                  direction=direction, detected_at=now, index=index,
                  recent_signal_ids=[s.signal_id for s in recent])
+
+
+class Cooldown(Protocol):
+    """Who may alert: after an alert, a ticker and direction stay quiet for the cooldown.
+    `claim` is atomic where several monitors run at once (DynamoDB: a conditional write)."""
+
+    def claim(self, ticker: str, direction: str, now: datetime, until: datetime,
+              alert: Alert) -> bool:
+        """True (and the cooldown starts, until `until`) if this ticker and direction may
+        alert now; False while an earlier alert's cooldown lasts."""
+        ...
+
+
+class MemoryCooldown:
+    """One process's cooldown (the local service), seeded from the alerts it logged, so a
+    restart does not alert again within an earlier alert's cooldown."""
+
+    def __init__(self, logged: Iterable[Alert] = ()) -> None:
+        self._last: dict[tuple[str, str], datetime] = {
+            (a.ticker, a.direction): a.detected_at
+            for a in sorted(logged, key=lambda a: a.detected_at)}
+        self._lock = threading.Lock()
+
+    def claim(self, ticker: str, direction: str, now: datetime, until: datetime,
+              alert: Alert) -> bool:
+        with self._lock:
+            last = self._last.get((ticker, direction))
+            if last is not None and now - last < until - now:
+                return False
+            self._last[(ticker, direction)] = now
+            return True
+
+
+class ShiftMonitor:
+    """The one shift engine: for each ticker, read its history (paged, bounded), test it
+    (`detect`), and let the cooldown decide whether it alerts. The local monitor
+    (ingest/alerts.py) and the AWS stream consumer (ingest/stream_handler.py) only choose the
+    tickers and deliver what this returns."""
+
+    #: Signals read per ticker and per check (the windows hold far fewer for any real feed).
+    MAX_HISTORY = 5000
+
+    def __init__(self, store: SignalStore, cfg: ShiftConfig, cooldown: Cooldown, *,
+                 page: int = 500) -> None:
+        self.store, self.cfg, self.cooldown, self.page = store, cfg, cooldown, page
+
+    def history(self, ticker: str, now: datetime) -> list[Signal]:
+        since = now - timedelta(minutes=self.cfg.recent_minutes, hours=self.cfg.baseline_hours)
+        return page_all(self.store, self.MAX_HISTORY, page=self.page, ticker=ticker,
+                        since=since)
+
+    def check(self, tickers: Iterable[str], now: datetime) -> list[Alert]:
+        alerts = []
+        for ticker in sorted(set(tickers)):
+            alert = detect(ticker, self.history(ticker, now), now, self.cfg)
+            if alert is None:
+                continue
+            until = now + timedelta(minutes=self.cfg.cooldown_minutes)
+            if self.cooldown.claim(ticker, alert.direction, now, until, alert):
+                alerts.append(alert)
+        return alerts
+
+
+def page_all(store: SignalStore, limit: int, *, page: int = 500, **query: Any) -> list[Signal]:
+    """Up to `limit` signals of a query, newest first, following its cursors."""
+    out: list[Signal] = []
+    cursor = None
+    while len(out) < limit:
+        result = store.query(limit=page, cursor=cursor, **query)
+        out += result.items
+        cursor = result.next_cursor
+        if not cursor:
+            break
+    return out[:limit]

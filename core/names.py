@@ -20,6 +20,23 @@ GSI_BY_TIME: Final = "by_time"
 GSI_BY_TIME_PK: Final = "all_pk"
 GSI_BY_TIME_SK: Final = "all_sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+#: Key prefixes and fixed sort keys of the single table. The adapters build keys from these,
+#: the stream consumer filters on them, and infra/ builds the IAM LeadingKeys conditions
+#: from them: rename one here and every user follows.
+KEY_SIGNAL: Final = "SIG#"          # SIG#<signal_id> / SIG: the signal
+SORT_SIGNAL: Final = "SIG"
+KEY_TICKER: Final = "TKR#"          # TKR#<ticker> / <first_seen_at>#<id>: a ticker's copy
+KEY_SOURCE: Final = "SRC#"          # GSI by_source: SRC#<source>
+KEY_ALL: Final = "ALL"              # GSI by_time: one partition for every signal
+KEY_LINK: Final = "LINK#"           # LINK#<link_key> / LINK: a canonical link seen
+SORT_LINK: Final = "LINK"
+KEY_STORY: Final = "STORY#"         # STORY#<story_id> / FIRST | SRC#<source>
+KEY_FEED: Final = "FEED"            # FEED / <feed_id>: polling state
+KEY_ALERT: Final = "ALERT#"         # ALERT#<ticker>#<direction> / ALERT: the cooldown
+SORT_ALERT: Final = "ALERT"
+KEY_CONNECTION: Final = "CONN#"     # CONN#<id> / CONN: a WebSocket connection
+SORT_CONNECTION: Final = "CONN"
+KEY_SUBSCRIPTION: Final = "SUB#"    # SUB#T:<ticker> | SUB#S:<source> | SUB#* / <id>
 
 # --- Metrics (CloudWatch EMF namespace and names) ---------------------------------
 METRIC_NAMESPACE: Final = "NewsSignals"
@@ -44,6 +61,8 @@ PUBLIC_PREFIXES: Final = ("/static/", "/docs/")
 # --- Events on AWS (EventBridge) ----------------------------------------------------------
 #: `source` and `detail-type` of the event published once per stored signal.
 EVENT_SOURCE: Final = "news-signals"
+#: The custom EventBridge bus the stack creates.
+EVENT_BUS_NAME: Final = "news-signals"
 EVENT_SIGNAL_CREATED: Final = "Signal Created"
 EVENT_SENTIMENT_SHIFT: Final = "Sentiment Shift"
 
@@ -70,9 +89,20 @@ MAX_GUID_CHARS: Final = 512
 # --- Environment -------------------------------------------------------------------
 ENV_PREFIX: Final = "NEWSIG_"
 
-# --- The release model ---------------------------------------------------------------
+# --- Versions -------------------------------------------------------------------------
+#: The distribution's version (pyproject.toml reads it from here) and the API's.
+SERVICE_VERSION: Final = "0.1.0"
+
+# --- Model artefacts --------------------------------------------------------------------
+MODEL_FILE: Final = "model.int8.onnx"         # the int8 graph that serves
+MODEL_FP32_FILE: Final = "model.onnx"         # the fp32 graph (training folders only)
+TOKENIZER_FILE: Final = "tokenizer.json"
+LABELS_FILE: Final = "labels.json"            # label order, max length, base model
+METRICS_FILE: Final = "metrics.json"          # measured figures
+VERSION_FILE: Final = "model_version"         # content hash of the serving graph
+#: What a classifier needs to serve (and what a Lambda bundle carries).
+SERVING_FILES: Final = (MODEL_FILE, TOKENIZER_FILE, LABELS_FILE, VERSION_FILE)
 #: The model tracked in the repository and served by default (int8 ONNX + tokenizer).
 RELEASE_MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model" / "release"
 #: What a release folder holds; nothing else is copied into it.
-RELEASE_FILES: Final = ("model.int8.onnx", "tokenizer.json", "labels.json", "metrics.json",
-                        "model_version")
+RELEASE_FILES: Final = (*SERVING_FILES, METRICS_FILE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from core.feedhealth import FeedHealth, feed_health
 from core.models import (
     Article,
     FeedConfig,
+    FeedState,
     Prediction,
     PutResult,
     Signal,
@@ -209,6 +210,48 @@ class SignalService:
                                      since=query.since, until=query.until,
                                      bucket_seconds=seconds)
         return SummaryResult(bucket_seconds=seconds, buckets=buckets)
+
+    # -- feed state: what the service remembers about each feed between passes ------------
+    def feed_states(self) -> dict[str, FeedState]:
+        return self.store.get_feed_states()
+
+    def feed_failed(self, state: FeedState, reason: str, *, backoff_base: float,
+                    backoff_cap: float) -> list[str]:
+        """Record a failed attempt: the failure count grows and the next attempt backs off
+        exponentially (base * 2^(n-1), capped). Returns what could not be saved."""
+        n = state.consecutive_failures + 1
+        backoff = min(backoff_base * 2 ** (n - 1), backoff_cap)
+        return self._save_state(state.model_copy(update={
+            "last_error": reason, "consecutive_failures": n,
+            "next_attempt_at": state.last_attempt_at + timedelta(seconds=backoff)
+            if state.last_attempt_at else None}))
+
+    def feed_succeeded(self, state: FeedState, *, etag: str | None, last_modified: str | None,
+                       complete: bool, interval: float | None, items_seen: int) -> list[str]:
+        """Record a successful fetch. The validators (ETag, Last-Modified) are kept only when
+        every new item was written (`complete`): otherwise the feed is fetched in full next
+        time, so nothing pending hides behind a 304. Returns what could not be saved."""
+        update: dict[str, object] = {
+            "last_success_at": state.last_attempt_at, "last_error": None,
+            "consecutive_failures": 0,
+            "next_attempt_at": state.last_attempt_at + timedelta(seconds=interval)
+            if interval and state.last_attempt_at else None,
+            "etag": etag if complete else None,
+            "last_modified": last_modified if complete else None,
+        }
+        errors = self._save_state(state.model_copy(update=update))
+        try:
+            self.store.add_items_seen(state.feed_id, items_seen)
+        except StoreError as exc:
+            errors.append(f"{state.feed_id}: items-seen count not saved: {exc}")
+        return errors
+
+    def _save_state(self, state: FeedState) -> list[str]:
+        try:
+            self.store.put_feed_state(state)
+        except StoreError as exc:
+            return [f"{state.feed_id}: feed state not saved: {exc}"]
+        return []
 
     def feeds(self, feeds: Sequence[FeedConfig]) -> list[FeedHealth]:
         return feed_health(feeds, self.store.get_feed_states())

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.names import ENV_PREFIX, RELEASE_MODEL_DIR
+from core.names import ENV_PREFIX, MODEL_FILE, RELEASE_MODEL_DIR
 
 
 class Settings(BaseSettings):
@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     #: to a folder written by `newsig model train`.
     model_dir: Path = RELEASE_MODEL_DIR
     #: ONNX file inside model_dir that serves (the int8 model by default).
-    model_file: str = "model.int8.onnx"
+    model_file: str = MODEL_FILE
     #: onnxruntime intra-op threads (0 = onnxruntime's default: one per core).
     onnx_threads: int = Field(default=0, ge=0)
     #: Model calls `newsig serve` runs at once, queued first come first served (0 = one per

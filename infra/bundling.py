@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from core.names import SERVING_FILES, VERSION_FILE
+
 if TYPE_CHECKING:
     from aws_cdk import aws_lambda
 
@@ -28,12 +30,19 @@ PACKAGES = ("core", "api", "ingest", "dashboards")
 HANDLERS = {"api": "api.lambda_handler.handler", "ingest": "ingest.lambda_handler.handler",
             "events": "ingest.stream_handler.handler", "ws": "api.ws.handler",
             "ws_authorizer": "api.ws.authorize"}
-MODEL_FILES = ("model.int8.onnx", "tokenizer.json", "labels.json", "model_version")
-#: Never in a bundle: caches, test suites, and benchmark tooling (ingest/bench: the local
-#: feed server and `newsig bench ingest`, which no handler imports), the CloudWatch dashboard
-#: construct (CDK code, synth-time only).
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp", "bench",
-                                 "cloudwatch.py", "prices.json")
+#: Never in a bundle: caches and test suites anywhere, and the project's tooling, which no
+#: handler imports: the command line, the local server, the benchmarks (api/bench), the
+#: CloudWatch dashboard construct (CDK code, synth-time only) and its price list.
+#: tests/infra/test_bundles.py builds a bundle and proves each is absent.
+NOT_BUNDLED = ("api/cli.py", "api/bench", "api/server.py", "api/watch.py", "api/textio.py",
+               "core/cliargs.py", "dashboards/cloudwatch.py", "dashboards/prices.json")
+_IGNORE_ANYWHERE = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "*.onnx.tmp")
+
+
+def _ignore(folder: str, names: list[str]) -> set[str]:
+    rel = Path(folder).resolve().relative_to(ROOT)
+    tooling = {n for n in names if (rel / n).as_posix() in NOT_BUNDLED}
+    return set(_IGNORE_ANYWHERE(folder, names)) | tooling
 
 BASE_REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 ONNX_REQUIREMENTS = ROOT / "infra" / "lambda-requirements-onnx.txt"
@@ -108,10 +117,10 @@ def build_bundle(out: Path, *, model_dir: Path | None, target: BundleTarget = DE
         # --no-deps: inference needs only numpy (see lambda-requirements-onnx.txt).
         subprocess.run([*pip, "--no-deps", "-r", str(ONNX_REQUIREMENTS)], check=True)
     for pkg in PACKAGES:
-        shutil.copytree(ROOT / pkg, out / pkg, ignore=_IGNORE, dirs_exist_ok=True)
+        shutil.copytree(ROOT / pkg, out / pkg, ignore=_ignore, dirs_exist_ok=True)
     if model_dir is not None:
         (out / "model").mkdir(exist_ok=True)
-        for name in MODEL_FILES:
+        for name in SERVING_FILES:
             shutil.copy2(model_dir / name, out / "model" / name)
     _prune(out)
     size = folder_bytes(out)
@@ -125,12 +134,13 @@ def asset_hash(model_dir: Path | None, target: BundleTarget = DEPLOY_TARGET) -> 
     """Changes when the code, the requirements, the pins, the target or the model change."""
     h = hashlib.sha256(f"{target.python_version}/{target.architecture}".encode())
     paths = sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts)
+                   if p.is_file() and "__pycache__" not in p.parts and not any(
+                       p.relative_to(ROOT).as_posix().startswith(t) for t in NOT_BUNDLED))
     for p in [*paths, *requirement_files(model_dir is not None), CONSTRAINTS]:
         h.update(str(p.relative_to(ROOT)).encode())
         h.update(p.read_bytes())
     if model_dir is not None:
-        h.update((model_dir / "model_version").read_bytes())
+        h.update((model_dir / VERSION_FILE).read_bytes())
     return h.hexdigest()
 
 

@@ -39,9 +39,9 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from core.alerts import Alert, ShiftConfig, detect
+from core.alerts import Alert, MemoryCooldown, ShiftConfig, ShiftMonitor, page_all
 from core.errors import ConfigError
-from core.models import Signal, utcnow
+from core.models import utcnow
 from core.ports import SignalStore
 
 log = logging.getLogger("newsig.alerts")
@@ -209,52 +209,29 @@ class WebhookDispatcher:
 
 class AlertMonitor:
     """After each pass (`notify`), its own thread checks the tickers of the signals stored
-    since the last check; an alert is logged and handed to the dispatcher."""
-
-    #: Signals read per ticker and per check (the windows hold far fewer for any real feed).
-    MAX_HISTORY = 5000
+    since the last check with the one shift engine (core.alerts.ShiftMonitor, cooldown kept in
+    memory and seeded from the alert log); an alert is logged and handed to the dispatcher."""
 
     def __init__(self, store: SignalStore, config: AlertsConfig, log_: AlertLog,
                  dispatcher: WebhookDispatcher | None = None) -> None:
         self.store, self.config, self.log, self.dispatcher = store, config, log_, dispatcher
+        self.engine = ShiftMonitor(store, config.shift,
+                                   MemoryCooldown(log_.alerts(limit=1000)))
         self._last_check: datetime | None = None
-        self._last_alert: dict[tuple[str, str], datetime] = {
-            (a.ticker, a.direction): a.detected_at for a in reversed(log_.alerts(limit=1000))}
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
 
-    def _pages(self, **query: Any) -> list[Signal]:
-        out: list[Signal] = []
-        cursor = None
-        while len(out) < self.MAX_HISTORY:
-            page = self.store.query(limit=500, cursor=cursor, **query)
-            out += page.items
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        return out
-
     def check(self, now: datetime | None = None) -> list[Alert]:
         now = now or utcnow()
-        cfg = self.config.shift
-        since = self._last_check or now - timedelta(minutes=cfg.recent_minutes)
-        tickers = sorted({t for s in self._pages(since=since) for t in s.tickers})
+        since = self._last_check or now - timedelta(minutes=self.config.shift.recent_minutes)
+        fresh = page_all(self.store, ShiftMonitor.MAX_HISTORY, since=since)
         self._last_check = now
-        window = timedelta(minutes=cfg.recent_minutes, hours=cfg.baseline_hours)
-        alerts = []
-        for ticker in tickers:
-            alert = detect(ticker, self._pages(ticker=ticker, since=now - window), now, cfg)
-            if alert is None:
-                continue
-            last = self._last_alert.get((ticker, alert.direction))
-            if last is not None and now - last < timedelta(minutes=cfg.cooldown_minutes):
-                continue
-            self._last_alert[(ticker, alert.direction)] = now
+        alerts = self.engine.check({t for s in fresh for t in s.tickers}, now)
+        for alert in alerts:
             self.log.add(alert)
             if self.dispatcher is not None:
                 self.dispatcher.submit(alert)
-            alerts.append(alert)
         return alerts
 
     def notify(self) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 from pydantic import BaseModel, Field
@@ -111,7 +111,6 @@ class Ingestor:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.allow_private = allow_private
         self.service = service
-        self.store = service.store
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.concurrency = concurrency
@@ -160,7 +159,7 @@ class Ingestor:
         summary = IngestSummary()
         now = self.clock()
         try:
-            states = self.store.get_feed_states()
+            states = self.service.feed_states()
         except StoreError as exc:
             summary.errors.append(f"feed state unavailable, polling every feed: {exc}")
             states = {}
@@ -273,39 +272,17 @@ class Ingestor:
         self._succeeded(state, res, result, complete=complete, summary=summary)
         return res
 
-    # -- feed state ----------------------------------------------------------------------
+    # -- feed state (kept by the use case) --------------------------------------------------
     def _failed(self, feed: FeedConfig, state: FeedState, res: FeedResult, reason: str,
                 summary: IngestSummary) -> FeedResult:
-        n = state.consecutive_failures + 1
-        backoff = min(self.backoff_base * 2 ** (n - 1), self.backoff_cap)
-        self._save(state.model_copy(update={
-            "last_error": reason, "consecutive_failures": n,
-            "next_attempt_at": state.last_attempt_at + timedelta(seconds=backoff)
-            if state.last_attempt_at else None}), summary)
+        summary.errors += self.service.feed_failed(state, reason, backoff_base=self.backoff_base,
+                                                   backoff_cap=self.backoff_cap)
         summary.feeds_failed.append(FeedFailure(id=feed.id, url=feed.url, reason=reason))
         res.status, res.error = "failed", reason
         return res
 
     def _succeeded(self, state: FeedState, res: FeedResult, result: FetchResult, *,
                    complete: bool, summary: IngestSummary) -> None:
-        update: dict[str, object] = {
-            "last_success_at": state.last_attempt_at, "last_error": None,
-            "consecutive_failures": 0,
-            "next_attempt_at": state.last_attempt_at + timedelta(seconds=self.interval)
-            if self.interval and state.last_attempt_at else None,
-        }
-        if complete:
-            update.update(etag=result.etag, last_modified=result.last_modified)
-        else:  # fetch it in full next time, so nothing pending hides behind a 304
-            update.update(etag=None, last_modified=None)
-        self._save(state.model_copy(update=update), summary)
-        try:
-            self.store.add_items_seen(state.feed_id, res.entries_seen)
-        except StoreError as exc:
-            summary.errors.append(f"{state.feed_id}: items-seen count not saved: {exc}")
-
-    def _save(self, state: FeedState, summary: IngestSummary) -> None:
-        try:
-            self.store.put_feed_state(state)
-        except StoreError as exc:
-            summary.errors.append(f"{state.feed_id}: feed state not saved: {exc}")
+        summary.errors += self.service.feed_succeeded(
+            state, etag=result.etag, last_modified=result.last_modified, complete=complete,
+            interval=self.interval, items_seen=res.entries_seen)

@@ -1,16 +1,16 @@
 """Stream consumer Lambda: DynamoDB Streams (new images of the signals table) -> one
 `Signal Created` event per signal on the News Signals EventBridge bus.
 
-Only signal items count (pk SIG#..., sk SIG, inserted): ticker copies, link and story markers
-and feed state are the table's own bookkeeping. The response reports partial batch failures:
-the first record not published and every later one, so Lambda retries from there (bisecting
-on errors) and, after its retries, sends the batch to the on-failure queue. A record whose
-signal cannot be read is reported the same way: it ends on that queue instead of blocking
-the shard."""
+Only signal items count (pk SIG#..., sk SIG, inserted; core.names): ticker copies, link and
+story markers and feed state are the table's own bookkeeping. The response reports partial
+batch failures: the first record not published and every later one, so Lambda retries from
+there (bisecting on errors) and, after its retries, sends the batch to the on-failure
+queue. A record whose signal cannot be read is reported the same way: it ends on that queue
+instead of blocking the shard."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +20,13 @@ from core.adapters.eventbridge import EventBridgePublisher
 from core.alerts import Alert
 from core.errors import ConfigError
 from core.models import Signal
-from core.names import SERVICE_EVENTS, TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from core.names import (
+    KEY_SIGNAL,
+    SERVICE_EVENTS,
+    SORT_SIGNAL,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+)
 from core.wiring import (
     build_store,
     events_client,
@@ -81,65 +87,29 @@ def push(signals: list[Signal]) -> dict[str, int]:
 
 
 def shifts(signals: list[Signal], now: datetime | None = None) -> list[Alert]:
-    """Sentiment shifts for the tickers of these new signals (core.alerts), each published as
-    a `Sentiment Shift` event. Cooldown across invocations: an ALERT#<ticker>#<direction> item
-    written only if absent, with the table's TTL at the cooldown's end, so concurrent
-    consumers alert once."""
-    from botocore.exceptions import ClientError
-
-    from core.adapters.dynamodb_store import DynamoDBSignalStore
-    from core.alerts import ShiftConfig, detect
+    """Sentiment shifts for the tickers of these new signals (core.alerts.ShiftMonitor, the
+    same engine as the local service), each published as a `Sentiment Shift` event. The
+    cooldown lives in the table (DynamoDBCooldown), so concurrent consumers alert once."""
+    from core.adapters.dynamodb_store import DynamoDBCooldown, DynamoDBSignalStore
+    from core.alerts import ShiftConfig, ShiftMonitor
     from core.models import utcnow
-    from core.names import TABLE_TTL_ATTRIBUTE
 
-    tickers = sorted({t for s in signals for t in s.tickers})
+    tickers = {t for s in signals for t in s.tickers}
     if not tickers:
         return []
     settings = get_settings()
     store = build_store(settings.store_url, settings)
     if not isinstance(store, DynamoDBSignalStore):
         return []
-    cfg = ShiftConfig()
-    now = now or utcnow()
-    window = timedelta(minutes=cfg.recent_minutes, hours=cfg.baseline_hours)
-    out = []
-    for ticker in tickers:
-        history: list[Signal] = []
-        cursor = None
-        while len(history) < 5000:
-            page = store.query(ticker=ticker, since=now - window, limit=1000, cursor=cursor)
-            history += page.items
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        alert = detect(ticker, history, now, cfg)
-        if alert is None:
-            continue
-        until = int((now + timedelta(minutes=cfg.cooldown_minutes)).timestamp())
-        try:
-            store.client.put_item(
-                TableName=store.table,
-                Item={TABLE_PARTITION_KEY: {"S": f"ALERT#{ticker}#{alert.direction}"},
-                      TABLE_SORT_KEY: {"S": "ALERT"}, "doc": {"S": alert.model_dump_json()},
-                      TABLE_TTL_ATTRIBUTE: {"N": str(until)}},
-                ConditionExpression="attribute_not_exists(#pk) OR #ttl < :now",
-                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY,
-                                          "#ttl": TABLE_TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}})
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                continue  # alerted within the cooldown
-            raise
-        if publisher().publish_alert(alert):
-            out.append(alert)
-    return out
+    engine = ShiftMonitor(store, ShiftConfig(), DynamoDBCooldown(store), page=1000)
+    return [a for a in engine.check(tickers, now or utcnow()) if publisher().publish_alert(a)]
 
 
 def is_signal_insert(record: dict[str, Any]) -> bool:
     image = record.get("dynamodb", {}).get("NewImage") or {}
     return (record.get("eventName") == "INSERT"
-            and image.get(TABLE_PARTITION_KEY, {}).get("S", "").startswith("SIG#")
-            and image.get(TABLE_SORT_KEY, {}).get("S") == "SIG")
+            and image.get(TABLE_PARTITION_KEY, {}).get("S", "").startswith(KEY_SIGNAL)
+            and image.get(TABLE_SORT_KEY, {}).get("S") == SORT_SIGNAL)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

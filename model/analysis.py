@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.names import MODEL_FILE
 from model.data import FPB_DIR, FPB_TEST, load_labelled_csv, load_phrasebank_txt
 
 LENGTH_BUCKETS = ((0, 12, "1-12 words"), (13, 25, "13-25 words"), (26, 40, "26-40 words"),
@@ -93,7 +94,7 @@ def error_tables(texts: Sequence[str], gold: Sequence[str], pred: Sequence[str],
     return result
 
 
-def analyse(model_dir: Path, *, model_file: str = "model.int8.onnx",
+def analyse(model_dir: Path, *, model_file: str = MODEL_FILE,
             test_csv: Path = FPB_TEST, split_seed: int = 42) -> dict[str, Any]:
     """Error tables on the canonical test and on the PhraseBank validation split."""
     from core.adapters.onnx_classifier import OnnxClassifier

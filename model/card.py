@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInputError
-from core.names import LABELS
+from core.names import LABELS, METRICS_FILE, MODEL_FILE
 
 CARD_DIR = Path(__file__).resolve().parent
 TEMPLATE = CARD_DIR / "templates" / "MODEL_CARD.md.j2"
@@ -164,9 +164,9 @@ def card_data(model_dir: Path, *, seeds_dir: Path | None = None, bench_file: Pat
     from model.analysis import agreement_stratum
     from model.data import FPB_TEST, TWITTER_LABELS, TWITTER_TRAIN, load_labelled_csv
 
-    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics = json.loads((model_dir / METRICS_FILE).read_text())
     cfg = metrics.get("config", {})
-    onnx = model_dir / "model.int8.onnx"
+    onnx = model_dir / MODEL_FILE
     test_x = load_labelled_csv(FPB_TEST)[0]
     strata = agreement_stratum(test_x)
     model = {
@@ -214,7 +214,7 @@ def card_data(model_dir: Path, *, seeds_dir: Path | None = None, bench_file: Pat
         "strata_test": f"{strata.count('100%')} with 100% annotator agreement, "
                        f"{strata.count('75-99%')} with 75-99%",
         "sources": {k: str(v) for k, v in {
-            "metrics": model_dir / "metrics.json", "seeds": seeds_dir, "bench": bench_file,
+            "metrics": model_dir / METRICS_FILE, "seeds": seeds_dir, "bench": bench_file,
             "teacher": teacher_file, "behaviour": behaviour_file, "errors": errors_file,
             "quantization": quantization_file, "compare": compare_file,
             **{f"cv {i + 1}": d for i, d in enumerate(cv_dirs or [])}}.items()

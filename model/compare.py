@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.names import LABELS
+from core.names import LABELS, METRICS_FILE
 from model.data import load_labelled_csv
 
 
@@ -55,7 +55,7 @@ def compare_models(a: Path, b: Path, csv_path: Path, *, progress: bool = False) 
 
 def compare_cv(a: Path, b: Path, *, progress: bool = False) -> dict:
     """Fold by fold (fold-K/test.csv, fold-K/model in both folders), then pooled."""
-    folds = sorted(p.name for p in a.glob("fold-*") if (p / "model" / "metrics.json").exists())
+    folds = sorted(p.name for p in a.glob("fold-*") if (p / "model" / METRICS_FILE).exists())
     if not folds:
         raise ValueError(f"{a}: no finished folds (fold-K/model/metrics.json)")
     gold_all: list[str] = []
@@ -63,7 +63,7 @@ def compare_cv(a: Path, b: Path, *, progress: bool = False) -> dict:
     pb: list[str] = []
     per_fold = []
     for fold in folds:
-        if not (b / fold / "model" / "metrics.json").exists():
+        if not (b / fold / "model" / METRICS_FILE).exists():
             raise ValueError(f"{b / fold}: not finished; compare finished folds only")
         texts, gold = load_labelled_csv(a / fold / "test.csv")
         if load_labelled_csv(b / fold / "test.csv") != (texts, gold):

@@ -14,6 +14,19 @@ from core.errors import InvalidInputError
 from core.names import LABELS
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+REPO_ROOT = DATA_DIR.parent.parent
+
+
+def repo_relative(value: object) -> object:
+    """What a tracked file records for a path: relative to the repository when inside it, so
+    metrics and cards never carry the absolute paths of the machine that wrote them."""
+    if isinstance(value, dict):
+        return {k: repo_relative(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [repo_relative(v) for v in value]
+    if isinstance(value, (str, Path)) and str(value).startswith(str(REPO_ROOT) + "/"):
+        return Path(value).relative_to(REPO_ROOT).as_posix()
+    return value
 FPB_DIR = DATA_DIR / "financial_phrasebank"
 FPB_TRAIN = FPB_DIR / "splits" / "sentences_75agree_train.csv"
 FPB_TEST = FPB_DIR / "splits" / "sentences_75agree_test.csv"

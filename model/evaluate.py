@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.adapters.onnx_classifier import OnnxClassifier
-from core.names import LABELS
+from core.names import LABELS, LABELS_FILE, MODEL_FILE, TOKENIZER_FILE, VERSION_FILE
 from model.calibration import expected_calibration_error, reliability_plot
 from model.data import load_labelled_csv
 from model.metrics import classification_metrics
@@ -26,7 +26,7 @@ def predict_probs(clf: OnnxClassifier, texts: list[str], *, chunk: int = 256,
     return np.array(out)
 
 
-def evaluate(model_dir: str | Path, csv_path: str | Path, *, model_file: str = "model.int8.onnx",
+def evaluate(model_dir: str | Path, csv_path: str | Path, *, model_file: str = MODEL_FILE,
              text_column: str = "text", label_column: str = "label",
              numeric: dict[str, str] | None = None, progress: bool = True,
              reliability_png: Path | None = None) -> dict:
@@ -62,7 +62,7 @@ def _int8_variant(model_dir: Path, folder: Path, **options: bool) -> Path:
 
     folder.mkdir()
     # config.json: the graph fusion reads the heads and width from it.
-    for name in (ONNX_FP32, "config.json", "tokenizer.json", "labels.json", "model_version"):
+    for name in (ONNX_FP32, "config.json", TOKENIZER_FILE, LABELS_FILE, VERSION_FILE):
         shutil.copy2(model_dir / name, folder / name)
     quantize_int8(folder, **options)
     return folder
@@ -82,7 +82,7 @@ def embedding_cost_over_seeds(seeds_dir: Path) -> dict:
 
     per_seed: dict[str, float] = {}
     folders = sorted(seeds_dir.glob("seed-*"))
-    unfinished = [d.name for d in folders if not (d / "model_version").exists()]
+    unfinished = [d.name for d in folders if not (d / VERSION_FILE).exists()]
     for model_dir in folders:
         if model_dir.name in unfinished:
             continue

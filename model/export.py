@@ -7,10 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.names import LABELS
+from core.names import (
+    LABELS,
+    LABELS_FILE,
+    MODEL_FILE,
+    MODEL_FP32_FILE,
+    TOKENIZER_FILE,
+    VERSION_FILE,
+)
 
-ONNX_FP32 = "model.onnx"
-ONNX_INT8 = "model.int8.onnx"
+ONNX_FP32 = MODEL_FP32_FILE
+ONNX_INT8 = MODEL_FILE
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -266,8 +273,8 @@ def reexport(source: Path, out: Path) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     model = AutoModelForSequenceClassification.from_pretrained(str(source))
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "labels.json", "validation_headlines.csv"):
+    for name in ("config.json", "model.safetensors", TOKENIZER_FILE, "tokenizer_config.json",
+                 LABELS_FILE, "validation_headlines.csv"):
         if (source / name).exists() and source.resolve() != out.resolve():
             shutil.copy2(source / name, out / name)
     export_onnx(model, out)
@@ -282,25 +289,25 @@ def write_labels(out_dir: Path, *, id2label: dict[int, str], max_length: int,
     assert sorted(labels) == sorted(LABELS), labels
     meta = {"labels": labels, "max_length": max_length, "temperature": temperature,
             "base_model": base_model}
-    (out_dir / "labels.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out_dir / LABELS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 
 def write_model_version(out_dir: Path) -> str:
     """Content hash of what serves: the int8 graph, the tokenizer and labels.json."""
     h = hashlib.sha256()
-    for name in (ONNX_INT8, "tokenizer.json", "labels.json"):
+    for name in (ONNX_INT8, TOKENIZER_FILE, LABELS_FILE):
         h.update(name.encode())
         with (out_dir / name).open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     version = h.hexdigest()[:16]
-    (out_dir / "model_version").write_text(version + "\n")
+    (out_dir / VERSION_FILE).write_text(version + "\n")
     return version
 
 
-SAGEMAKER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                   "special_tokens_map.json", "vocab.txt", "labels.json", "model_version")
+SAGEMAKER_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE, "tokenizer_config.json",
+                   "special_tokens_map.json", "vocab.txt", LABELS_FILE, VERSION_FILE)
 
 
 def export_sagemaker(model_dir: Path, out_dir: Path) -> Path:
@@ -308,7 +315,7 @@ def export_sagemaker(model_dir: Path, out_dir: Path) -> Path:
     import tarfile
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    missing = [n for n in ("config.json", "model.safetensors", "labels.json")
+    missing = [n for n in ("config.json", "model.safetensors", LABELS_FILE)
                if not (model_dir / n).exists()]
     if missing:
         from core.errors import ModelNotFoundError

@@ -14,7 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from model.data import FPB_DIR, load_phrasebank_txt, near_duplicate_key, write_labelled_csv
+from core.names import METRICS_FILE
+from model.data import (
+    FPB_DIR,
+    load_phrasebank_txt,
+    near_duplicate_key,
+    repo_relative,
+    write_labelled_csv,
+)
 from model.train import TrainConfig, train
 
 FPB_75AGREE = FPB_DIR / "Sentences_75Agree.txt"
@@ -77,9 +84,11 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
 
 def _run(cfg: TrainConfig, log: Callable[[str], None]) -> dict:
     """Train unless cfg.out_dir already holds the metrics of this very configuration."""
-    done = cfg.out_dir / "metrics.json"
+    done = cfg.out_dir / METRICS_FILE
     ignored = {"progress", "threads", "out_dir"}  # a copied run folder is still that run
-    wanted = json.loads(cfg.model_dump_json(exclude=ignored))
+    # Tracked metrics record repo-relative paths (model.data.repo_relative): compare alike.
+    wanted = repo_relative(json.loads(cfg.model_dump_json(exclude=ignored)))
+    assert isinstance(wanted, dict)
     if done.exists():
         metrics = json.loads(done.read_text())
         saved = {k: v for k, v in metrics.get("config", {}).items() if k not in ignored}
@@ -139,7 +148,7 @@ def grouped_cv(base: TrainConfig, folds: int, out: Path, *, source: Path = FPB_7
     runs = []
     for k in range(folds):
         if only is not None and k not in only:
-            done = out / f"fold-{k}" / "model" / "metrics.json"
+            done = out / f"fold-{k}" / "model" / METRICS_FILE
             if done.exists():
                 runs.append((k, json.loads(done.read_text())))
             continue
@@ -197,7 +206,7 @@ def distill_cv(base: TrainConfig, folds: int, out: Path, *,
     for k in range(folds):
         fold_dir = out / f"fold-{k}"
         if only is not None and k not in only:
-            done = fold_dir / "model" / "metrics.json"
+            done = fold_dir / "model" / METRICS_FILE
             if done.exists():
                 runs.append((k, json.loads(done.read_text())))
             continue

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidInputError
-from core.names import RELEASE_FILES, RELEASE_MODEL_DIR
+from core.names import (
+    METRICS_FILE,
+    MODEL_FILE,
+    MODEL_FP32_FILE,
+    RELEASE_FILES,
+    RELEASE_MODEL_DIR,
+    VERSION_FILE,
+)
 
 #: The figures compared, from a model folder's metrics.json; the behavioural suite's pass
 #: rate (SUITE) is measured on each folder when two are compared, so both sides are scored
@@ -61,11 +68,11 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
     if size > MAX_RELEASE_BYTES:
         raise InvalidInputError(f"{source}: {size / 2**20:.1f} MiB of serving files, over the "
                                 f"release limit of {MAX_RELEASE_BYTES / 2**20:.0f} MiB")
-    new = json.loads((source / "metrics.json").read_text())
+    new = json.loads((source / METRICS_FILE).read_text())
     new_fig = figures(new, source)
     old_fig: dict[str, float | None] = {}
-    if (dest / "metrics.json").exists():
-        old_fig = figures(json.loads((dest / "metrics.json").read_text()), dest)
+    if (dest / METRICS_FILE).exists():
+        old_fig = figures(json.loads((dest / METRICS_FILE).read_text()), dest)
         if not force and _score(new_fig) <= _score(old_fig):
             raise InvalidInputError(
                 f"{source} is not better than the release ({new_fig} vs {old_fig}); "
@@ -81,7 +88,7 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
                                       "source": str(source), "figures": new_fig,
                                       "replaced": old_fig or None,
                                       **(extra or {})}}
-        (tmp / "metrics.json").write_text(json.dumps(release, indent=2) + "\n")
+        (tmp / METRICS_FILE).write_text(json.dumps(release, indent=2) + "\n")
         old = dest.with_name(dest.name + ".old")
         if dest.exists():
             dest.rename(old)
@@ -104,14 +111,14 @@ def measure(folder: Path, *, source: Path | None = None) -> dict[str, Any]:
     in_place = source is None or source.resolve() == folder.resolve()
     origin = folder if in_place else source
     metrics: dict[str, Any] = {}
-    if origin is not None and (origin / "metrics.json").exists():
-        metrics = json.loads((origin / "metrics.json").read_text())
+    if origin is not None and (origin / METRICS_FILE).exists():
+        metrics = json.loads((origin / METRICS_FILE).read_text())
         if not in_place:
             metrics.pop("release", None)
-    metrics["model_version"] = (folder / "model_version").read_text().strip()
+    metrics["model_version"] = (folder / VERSION_FILE).read_text().strip()
     metrics["test"] = evaluate(folder, FPB_TEST)
-    if (folder / "model.onnx").exists():  # (a release folder ships the int8 graph only)
-        metrics["test_fp32"] = evaluate(folder, FPB_TEST, model_file="model.onnx")
+    if (folder / MODEL_FP32_FILE).exists():  # (a release folder ships the int8 graph only)
+        metrics["test_fp32"] = evaluate(folder, FPB_TEST, model_file=MODEL_FP32_FILE)
     with tempfile.TemporaryDirectory() as tmp:
         holdout = folder / "validation_headlines.csv"
         if not holdout.exists():  # a release folder: the fixed holdout, from the data
@@ -123,7 +130,7 @@ def measure(folder: Path, *, source: Path | None = None) -> dict[str, Any]:
     if not in_place:
         import onnx
 
-        inputs = {i.name for i in onnx.load(str(folder / "model.int8.onnx")).graph.input}
+        inputs = {i.name for i in onnx.load(str(folder / MODEL_FILE)).graph.input}
         metrics["export"] = {"source": str(source),
                              "graph": "fused (onnxruntime transformer optimizer), int8 "
                                       "dynamic, per-channel weights, 8-bit embeddings"
@@ -131,5 +138,5 @@ def measure(folder: Path, *, source: Path | None = None) -> dict[str, Any]:
                                          ", no attention mask (one unpadded sentence a run)"),
                              "exported_at": stamp}
     metrics["measured"] = {"at": stamp, "rows": "one sentence per model run"}
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -17,13 +17,14 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from core.machine import machine_line
-from core.names import LABELS
+from core.names import LABELS, METRICS_FILE, MODEL_FP32_FILE
 from model.data import (
     FPB_TEST,
     SOFT_LABELS,
     SplitConfig,
     load_labelled_csv,
     load_training_data,
+    repo_relative,
     write_labelled_csv,
 )
 from model.loop import LoopConfig, bucketed_batches, fit
@@ -360,7 +361,7 @@ def train(cfg: TrainConfig) -> dict:
         "model_version": version,
         "base_model": cfg.base_model,
         "recipe": cfg.recipe,
-        "config": json.loads(cfg.model_dump_json()),
+        "config": repo_relative(json.loads(cfg.model_dump_json())),
         "train_size": len(tr_x),
         "validation_size": len(va_x),
         "validation_headlines_size": len(hv_x),
@@ -378,7 +379,7 @@ def train(cfg: TrainConfig) -> dict:
 
         metrics["test"] = evaluate(out, cfg.test_csv, progress=cfg.progress,
                                    reliability_png=out / "reliability.png")
-        metrics["test_fp32"] = evaluate(out, cfg.test_csv, model_file="model.onnx",
+        metrics["test_fp32"] = evaluate(out, cfg.test_csv, model_file=MODEL_FP32_FILE,
                                         progress=cfg.progress)
     if hv_x:
         from model.evaluate import evaluate
@@ -388,7 +389,7 @@ def train(cfg: TrainConfig) -> dict:
         metrics["validation_headlines"] = evaluate(
             out, out / "validation_headlines.csv", progress=cfg.progress,
             reliability_png=out / "reliability_headlines.png")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     for leftover in (run_dir / "checkpoint.pt", best_path):
         leftover.unlink(missing_ok=True)
     return metrics

@@ -38,6 +38,17 @@ from core.names import (
     GSI_BY_TIME,
     GSI_BY_TIME_PK,
     GSI_BY_TIME_SK,
+    KEY_ALERT,
+    KEY_ALL,
+    KEY_FEED,
+    KEY_LINK,
+    KEY_SIGNAL,
+    KEY_SOURCE,
+    KEY_STORY,
+    KEY_TICKER,
+    SORT_ALERT,
+    SORT_LINK,
+    SORT_SIGNAL,
     TABLE_PARTITION_KEY,
     TABLE_SORT_KEY,
     TABLE_TTL_ATTRIBUTE,
@@ -46,7 +57,7 @@ from core.text import normalise_ticker
 from core.timeutil import to_iso
 
 PK, SK = TABLE_PARTITION_KEY, TABLE_SORT_KEY
-ALL = "ALL"
+ALL = KEY_ALL
 TRANSIENT = {"ProvisionedThroughputExceededException", "ThrottlingException",
              "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
              "TransactionInProgressException", "LimitExceededException"}
@@ -111,13 +122,13 @@ class DynamoDBSignalStore:
         tk = _time_key(signal)
         common = {"doc": _s(doc), "source_id": _s(signal.source_id),
                   "story_id": _s(signal.story_id), **self._ttl(signal)}
-        items = [{PK: _s(f"SIG#{signal.signal_id}"), SK: _s("SIG"),
-                  GSI_BY_SOURCE_PK: _s(f"SRC#{signal.source_id}"), GSI_BY_SOURCE_SK: _s(tk),
+        items = [{PK: _s(f"{KEY_SIGNAL}{signal.signal_id}"), SK: _s(SORT_SIGNAL),
+                  GSI_BY_SOURCE_PK: _s(f"{KEY_SOURCE}{signal.source_id}"), GSI_BY_SOURCE_SK: _s(tk),
                   GSI_BY_TIME_PK: _s(ALL), GSI_BY_TIME_SK: _s(tk), **common}]
-        items += [{PK: _s(f"TKR#{t}"), SK: _s(tk), **common} for t in signal.tickers]
+        items += [{PK: _s(f"{KEY_TICKER}{t}"), SK: _s(tk), **common} for t in signal.tickers]
         link_key = signal.link_key
         if link_key:
-            items.append({PK: _s(f"LINK#{link_key}"), SK: _s("LINK"),
+            items.append({PK: _s(f"{KEY_LINK}{link_key}"), SK: _s(SORT_LINK),
                           "signal_id": _s(signal.signal_id), **self._ttl(signal)})
         return items
 
@@ -161,11 +172,11 @@ class DynamoDBSignalStore:
         from botocore.exceptions import ClientError
 
         tk = _time_key(signal)
-        for sk in ("FIRST", f"SRC#{signal.source_id}"):
+        for sk in ("FIRST", f"{KEY_SOURCE}{signal.source_id}"):
             try:
                 self.client.put_item(
                     TableName=self.table,
-                    Item={PK: _s(f"STORY#{signal.story_id}"), SK: _s(sk), "time_key": _s(tk),
+                    Item={PK: _s(f"{KEY_STORY}{signal.story_id}"), SK: _s(sk), "time_key": _s(tk),
                           "signal_id": _s(signal.signal_id), **self._ttl(signal)},
                     ConditionExpression="attribute_not_exists(#pk) OR time_key > :tk",
                     ExpressionAttributeNames={"#pk": PK},
@@ -229,16 +240,20 @@ class DynamoDBSignalStore:
 
     def existing_ids(self, signal_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(signal_ids))
-        keys = [{PK: _s(f"SIG#{i}"), SK: _s("SIG")} for i in ids]
-        return {item[PK]["S"][4:] for item in self._batch_get(keys, "#pk, #sk")}
+        keys = [{PK: _s(f"{KEY_SIGNAL}{i}"), SK: _s(SORT_SIGNAL)} for i in ids]
+        return {item[PK]["S"].removeprefix(KEY_SIGNAL)
+                for item in self._batch_get(keys, "#pk, #sk")}
 
     def existing_link_keys(self, link_keys: Iterable[str]) -> set[str]:
-        keys = [{PK: _s(f"LINK#{k}"), SK: _s("LINK")} for k in dict.fromkeys(link_keys) if k]
-        return {item[PK]["S"][5:] for item in self._batch_get(keys, "#pk, #sk")}
+        keys = [{PK: _s(f"{KEY_LINK}{k}"), SK: _s(SORT_LINK)}
+                for k in dict.fromkeys(link_keys) if k]
+        return {item[PK]["S"].removeprefix(KEY_LINK)
+                for item in self._batch_get(keys, "#pk, #sk")}
 
     def get(self, signal_id: str) -> Signal | None:
         resp = self._call(lambda: self.client.get_item(
-            TableName=self.table, Key={PK: _s(f"SIG#{signal_id}"), SK: _s("SIG")}), "read")
+            TableName=self.table, Key={PK: _s(f"{KEY_SIGNAL}{signal_id}"),
+                                       SK: _s(SORT_SIGNAL)}), "read")
         item = resp.get("Item")
         return Signal.model_validate_json(item["doc"]["S"]) if item else None
 
@@ -246,10 +261,10 @@ class DynamoDBSignalStore:
                     until: datetime | None) -> tuple[dict[str, Any], list[str]]:
         if ticker:
             index, pk_name, sk_name = None, PK, SK
-            pk_value = f"TKR#{normalise_ticker(ticker)}"
+            pk_value = f"{KEY_TICKER}{normalise_ticker(ticker)}"
         elif source:
             index, pk_name, sk_name = GSI_BY_SOURCE, GSI_BY_SOURCE_PK, GSI_BY_SOURCE_SK
-            pk_value = f"SRC#{source}"
+            pk_value = f"{KEY_SOURCE}{source}"
         else:
             index, pk_name, sk_name = GSI_BY_TIME, GSI_BY_TIME_PK, GSI_BY_TIME_SK
             pk_value = ALL
@@ -290,7 +305,8 @@ class DynamoDBSignalStore:
         time_key = fields[time_attr]
         ok = fields[pk_attr] == pk_value and _TIME_KEY.fullmatch(time_key) is not None
         if ok and pk_attr != PK:  # an index: the table key must be that signal's
-            ok = fields[PK] == f"SIG#{time_key.rpartition('#')[2]}" and fields[SK] == "SIG"
+            ok = (fields[PK] == f"{KEY_SIGNAL}{time_key.rpartition('#')[2]}"
+                  and fields[SK] == SORT_SIGNAL)
         if not ok:
             raise InvalidInputError("cursor is not one this service issued for this query",
                                     field="cursor")
@@ -298,12 +314,12 @@ class DynamoDBSignalStore:
 
     def _first_sightings(self, items: list[dict[str, Any]], source: str | None) -> set[str]:
         """signal_ids among items that are their story's earliest sighting."""
-        sk = f"SRC#{source}" if source else "FIRST"
+        sk = f"{KEY_SOURCE}{source}" if source else "FIRST"
         stories = {item["story_id"]["S"] for item in items}
         if not stories:
             return set()
-        keys = [{PK: _s(f"STORY#{st}"), SK: _s(sk)} for st in stories]
-        markers = {m[PK]["S"][6:]: m["signal_id"]["S"]
+        keys = [{PK: _s(f"{KEY_STORY}{st}"), SK: _s(sk)} for st in stories]
+        markers = {m[PK]["S"].removeprefix(KEY_STORY): m["signal_id"]["S"]
                    for m in self._batch_get(keys, "#pk, #sk, signal_id")}
         out = set()
         for item in items:
@@ -391,7 +407,7 @@ class DynamoDBSignalStore:
             request: dict[str, Any] = {
                 "TableName": self.table, "KeyConditionExpression": "#pk = :f",
                 "ExpressionAttributeNames": {"#pk": PK},
-                "ExpressionAttributeValues": {":f": _s("FEED")}}
+                "ExpressionAttributeValues": {":f": _s(KEY_FEED)}}
             if start:
                 request["ExclusiveStartKey"] = start
             resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
@@ -411,7 +427,7 @@ class DynamoDBSignalStore:
         """The state document; counters only start from it (if_not_exists), then change by
         ADD alone."""
         self._call(lambda: self.client.update_item(
-            TableName=self.table, Key={PK: _s("FEED"), SK: _s(state.feed_id)},
+            TableName=self.table, Key={PK: _s(KEY_FEED), SK: _s(state.feed_id)},
             UpdateExpression="SET doc = :doc, items_seen = if_not_exists(items_seen, :i), "
                              "signals_written = if_not_exists(signals_written, :w)",
             ExpressionAttributeValues={":doc": _s(state.model_dump_json()),
@@ -420,7 +436,7 @@ class DynamoDBSignalStore:
 
     def _add_counter(self, feed_id: str, name: str, n: int) -> None:
         self._call(lambda: self.client.update_item(
-            TableName=self.table, Key={PK: _s("FEED"), SK: _s(feed_id)},
+            TableName=self.table, Key={PK: _s(KEY_FEED), SK: _s(feed_id)},
             UpdateExpression="ADD #c :n", ExpressionAttributeNames={"#c": name},
             ExpressionAttributeValues={":n": {"N": str(n)}}), "write")
 
@@ -438,6 +454,36 @@ class DynamoDBSignalStore:
 
     def close(self) -> None:
         pass
+
+
+class DynamoDBCooldown:
+    """core.alerts.Cooldown in the signals table: an ALERT#<ticker>#<direction> item written
+    only if absent or expired, with the table's TTL at the cooldown's end, so concurrent
+    stream consumers alert once."""
+
+    def __init__(self, store: DynamoDBSignalStore) -> None:
+        self.store = store
+
+    def claim(self, ticker: str, direction: str, now: datetime, until: datetime,
+              alert: Any) -> bool:
+        from botocore.exceptions import ClientError
+
+        with self.store._translate("alert cooldown write"):
+            try:
+                self.store.client.put_item(
+                    TableName=self.store.table,
+                    Item={PK: _s(f"{KEY_ALERT}{ticker}#{direction}"), SK: _s(SORT_ALERT),
+                          "doc": _s(alert.model_dump_json()),
+                          TABLE_TTL_ATTRIBUTE: {"N": str(int(until.timestamp()))}},
+                    ConditionExpression="attribute_not_exists(#pk) OR #ttl < :now",
+                    ExpressionAttributeNames={"#pk": PK, "#ttl": TABLE_TTL_ATTRIBUTE},
+                    ExpressionAttributeValues={":now": {"N": str(int(now.timestamp()))}})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == \
+                        "ConditionalCheckFailedException":
+                    return False  # alerted within the cooldown
+                raise
+        return True
 
 
 def create_table(client: Any, table: str) -> None:

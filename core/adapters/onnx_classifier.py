@@ -15,9 +15,9 @@ import numpy as np
 from core.concurrency import expected_parallel_calls
 from core.errors import ClassifierError, InvalidInputError, ModelNotFoundError
 from core.models import Prediction
-from core.names import LABELS
+from core.names import LABELS, LABELS_FILE, MODEL_FILE, TOKENIZER_FILE, VERSION_FILE
 
-MODEL_FILES = ("tokenizer.json", "labels.json")
+MODEL_FILES = (TOKENIZER_FILE, LABELS_FILE)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -29,7 +29,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def read_model_meta(model_dir: Path) -> dict:
     """labels.json: {"labels": [...model output order...], "max_length": int, "temperature": f}."""
-    path = model_dir / "labels.json"
+    path = model_dir / LABELS_FILE
     try:
         meta = json.loads(path.read_text())
     except FileNotFoundError as exc:
@@ -44,7 +44,7 @@ def read_model_meta(model_dir: Path) -> dict:
 
 
 def read_model_version(model_dir: Path) -> str:
-    path = model_dir / "model_version"
+    path = model_dir / VERSION_FILE
     return path.read_text().strip() if path.exists() else "unversioned"
 
 
@@ -86,7 +86,7 @@ class OnnxClassifier:
     thread each), which is also faster than padded batches of 32 on these short sentences
     (650 against 470 sentences/s on 2 cores)."""
 
-    def __init__(self, model_dir: str | Path, *, model_file: str = "model.int8.onnx",
+    def __init__(self, model_dir: str | Path, *, model_file: str = MODEL_FILE,
                  threads: int = 0, max_length: int | None = None) -> None:
         from tokenizers import Tokenizer
 
@@ -104,7 +104,7 @@ class OnnxClassifier:
         self.max_length = int(max_length or meta.get("max_length", 128))
         self._model_version = read_model_version(self.model_dir)
 
-        self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self.tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.no_padding()
         pad = self.tokenizer.token_to_id("[PAD]")

@@ -13,13 +13,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.models import Signal
+from core.names import KEY_CONNECTION, KEY_SUBSCRIPTION, SORT_CONNECTION
 from core.names import TABLE_PARTITION_KEY as PK
 from core.names import TABLE_SORT_KEY as SK
 from core.names import TABLE_TTL_ATTRIBUTE as TTL
 
 #: API Gateway ends a WebSocket connection after 2 hours at most.
 CONNECTION_TTL_S = 2 * 3600
-ALL = "SUB#*"
+ALL = f"{KEY_SUBSCRIPTION}*"
+_BY_TICKER = f"{KEY_SUBSCRIPTION}T:"
+_BY_SOURCE = f"{KEY_SUBSCRIPTION}S:"
 
 
 def _s(v: str) -> dict[str, str]:
@@ -27,12 +30,12 @@ def _s(v: str) -> dict[str, str]:
 
 
 def subscription_keys(tickers: Iterable[str], sources: Iterable[str]) -> list[str]:
-    keys = [f"SUB#T:{t.upper()}" for t in tickers] + [f"SUB#S:{s}" for s in sources]
+    keys = [f"{_BY_TICKER}{t.upper()}" for t in tickers] + [f"{_BY_SOURCE}{s}" for s in sources]
     return sorted(set(keys)) or [ALL]
 
 
 def signal_keys(signal: Signal) -> list[str]:
-    return [ALL, f"SUB#S:{signal.source_id}", *(f"SUB#T:{t}" for t in signal.tickers)]
+    return [ALL, f"{_BY_SOURCE}{signal.source_id}", *(f"{_BY_TICKER}{t}" for t in signal.tickers)]
 
 
 class ConnectionRegistry:
@@ -41,12 +44,12 @@ class ConnectionRegistry:
 
     def connect(self, connection_id: str) -> None:
         self.client.put_item(TableName=self.table, Item={
-            PK: _s(f"CONN#{connection_id}"), SK: _s("CONN"), "subs": {"L": []},
+            PK: _s(f"{KEY_CONNECTION}{connection_id}"), SK: _s(SORT_CONNECTION), "subs": {"L": []},
             TTL: {"N": str(int(self.now()) + CONNECTION_TTL_S)}})
 
     def _subs(self, connection_id: str) -> list[str]:
         item = self.client.get_item(TableName=self.table, Key={
-            PK: _s(f"CONN#{connection_id}"), SK: _s("CONN")}).get("Item")
+            PK: _s(f"{KEY_CONNECTION}{connection_id}"), SK: _s(SORT_CONNECTION)}).get("Item")
         return [v["S"] for v in item.get("subs", {}).get("L", [])] if item else []
 
     def subscribe(self, connection_id: str, keys: list[str]) -> None:
@@ -60,15 +63,15 @@ class ConnectionRegistry:
             self.client.put_item(TableName=self.table, Item={
                 PK: _s(key), SK: _s(connection_id), TTL: expires})
         self.client.put_item(TableName=self.table, Item={
-            PK: _s(f"CONN#{connection_id}"), SK: _s("CONN"),
+            PK: _s(f"{KEY_CONNECTION}{connection_id}"), SK: _s(SORT_CONNECTION),
             "subs": {"L": [_s(k) for k in keys]}, TTL: expires})
 
     def disconnect(self, connection_id: str) -> None:
         for key in self._subs(connection_id):
             self.client.delete_item(TableName=self.table,
                                     Key={PK: _s(key), SK: _s(connection_id)})
-        self.client.delete_item(TableName=self.table,
-                                Key={PK: _s(f"CONN#{connection_id}"), SK: _s("CONN")})
+        self.client.delete_item(TableName=self.table, Key={
+            PK: _s(f"{KEY_CONNECTION}{connection_id}"), SK: _s(SORT_CONNECTION)})
 
     def targets(self, signal: Signal) -> set[str]:
         """Connections subscribed to this signal (its tickers, its source, or everything)."""

@@ -37,7 +37,7 @@ def _image_config() -> dict[str, Any]:
     try:
         from sagemaker.core import image_uris  # sagemaker >= 3
     except ImportError:  # pragma: no cover - sagemaker 2.x
-        from sagemaker import image_uris  # type: ignore[no-redef]
+        from sagemaker import image_uris
 
     versions = image_uris.config_for_framework("huggingface")["inference"]["versions"]
     config: dict[str, Any] = versions[TRANSFORMERS_VERSION][f"pytorch{PYTORCH_VERSION}"]
@@ -49,7 +49,7 @@ def huggingface_image_tag(instance_type: str | None) -> str:
     try:
         from sagemaker.core import image_uris
     except ImportError:  # pragma: no cover
-        from sagemaker import image_uris  # type: ignore[no-redef]
+        from sagemaker import image_uris
 
     uri = image_uris.retrieve(
         framework="huggingface", region="us-east-1", version=TRANSFORMERS_VERSION,

@@ -34,7 +34,7 @@ pytest.importorskip("aws_cdk", reason="needs the infra extra")
 from core.adapters.dynamodb_store import create_table
 from core.names import METRIC_INGEST_SUCCEEDED, PUBLIC_PATHS, PUBLIC_PREFIXES
 from infra import app as infra_app
-from infra.bundling import HANDLERS, BundleTarget, build_bundle
+from infra.bundling import HANDLERS, NOT_BUNDLED, BundleTarget, build_bundle
 from infra.stacks import ROUTES
 from model.export import export_sagemaker
 from tests.support.events import api_event, scheduled_event
@@ -314,6 +314,22 @@ def test_a_bundle_missing_a_package_it_needs_fails(
     d = deployment((partial, sagemaker_bundle[1]), runtime_dir, moto_endpoint, tmp_path, feeds)
     with pytest.raises(AssertionError, match="No module named 'dashboards'"):
         d.invoke(HANDLERS["api"], [api_event("GET", "/health")])
+
+
+def test_the_tooling_is_left_out_of_every_bundle(
+        onnx_bundle: tuple[Path, dict[str, Any]],
+        sagemaker_bundle: tuple[Path, dict[str, Any]]) -> None:
+    """The CLI, the local server and the benchmarks ship in no Lambda (the handlers above
+    still answer every route without them)."""
+    root = Path(__file__).resolve().parents[2]
+    for bundle in (onnx_bundle[0], sagemaker_bundle[0]):
+        for rel in NOT_BUNDLED:
+            assert (root / rel).exists(), rel  # the list names real files
+            assert not (bundle / rel).exists(), f"{rel} is in {bundle.name}"
+        project = [p for pkg in ("core", "api", "ingest", "dashboards")
+                   for p in (bundle / pkg).rglob("*") if p.is_file()]
+        assert not [p for p in project if "bench" in p.relative_to(bundle).parts]
+        assert (bundle / "api" / "lambda_handler.py").exists()
 
 
 def test_public_routes_match_the_guard(onnx_bundle: tuple[Path, dict[str, Any]]) -> None:

@@ -59,7 +59,7 @@ def lambda_stack(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 def policy_statements(template: Template, role_prefix: str) -> list[dict]:
     out = []
     for logical_id, res in template.find_resources("AWS::IAM::Policy").items():
-        if logical_id.startswith(role_prefix):
+        if role_prefix in logical_id:
             out += res["Properties"]["PolicyDocument"]["Statement"]
     return out
 
@@ -352,7 +352,7 @@ def test_api_gateway_stage_and_plan(sagemaker_stack) -> None:  # type: ignore[no
 
 
 def function_id(t: Template, prefix: str) -> str:
-    (fid,) = [k for k in t.find_resources("AWS::Lambda::Function") if k.startswith(prefix)]
+    (fid,) = [k for k in t.find_resources("AWS::Lambda::Function") if prefix in k]
     return fid
 
 
@@ -390,7 +390,9 @@ def test_failed_ingest_runs_are_kept_on_the_failures_queue(sagemaker_stack) -> N
 
 
 def alarms_by_name(t: Template) -> dict[str, dict[str, Any]]:
-    return {k.rstrip("0123456789ABCDEF"): v["Properties"]
+    """Alarms by the id they have in the Alarms construct (logical id without its prefix and
+    hash)."""
+    return {k.removeprefix("Alarms").rstrip("0123456789ABCDEF"): v["Properties"]
             for k, v in t.find_resources("AWS::CloudWatch::Alarm").items()}
 
 
@@ -467,7 +469,7 @@ def test_lambda_classifier_mode(lambda_stack) -> None:  # type: ignore[no-untype
         assert fn["Properties"]["Runtime"] == "python3.14"
         # The model runs in the API and ingest functions; the others only move messages.
         assert fn["Properties"]["MemorySize"] == (
-            2048 if fid.startswith(("Api", "Ingest")) else 256)
+            2048 if fid.startswith(("FrontApi", "IngestionIngest")) else 256)
         assert "ttl_days=90" in json.dumps(env["NEWSIG_STORE_URL"])
     api_policy = policy_statements(t, "ApiFunctionServiceRoleDefaultPolicy")
     assert "sagemaker:InvokeEndpoint" not in actions(api_policy)

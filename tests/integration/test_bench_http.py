@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api.bench_http import parse_server_timing
+from api.bench.http_bench import parse_server_timing
 
 SENTENCES = ["Profit rose to a record", "Sales fell sharply", "The board meets on Monday",
              "Shares jumped after the results", "The company cut its guidance"]

@@ -206,7 +206,7 @@ def test_sqlite_is_a_signal_log_and_dynamodb_is_not(store: SQLiteSignalStore) ->
 
 
 def test_bench_stream_prints_its_figures(tiny_model_dir: Path) -> None:
-    from api.bench_stream import bench_stream
+    from api.bench.stream import bench_stream
 
     result = bench_stream(tiny_model_dir, clients=3, recent=200, burst=120,
                           health_requests=30, runs=1)

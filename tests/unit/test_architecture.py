@@ -71,3 +71,22 @@ def test_core_imports_no_heavy_dependency_at_module_level() -> None:
             "assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_tracked_files_record_repo_relative_paths() -> None:
+    """Metrics, cards and code record paths relative to the repository, never the absolute
+    paths of the machine that wrote them (model.data.repo_relative)."""
+    import re
+
+    from model.data import REPO_ROOT, repo_relative
+
+    inside = REPO_ROOT / "model" / "data" / "x.csv"
+    assert repo_relative({"a": [str(inside)], "b": "/elsewhere/y.csv"}) == {
+        "a": ["model/data/x.csv"], "b": "/elsewhere/y.csv"}
+    files = subprocess.run(["git", "ls-files", "*.json", "*.py", "*.toml", "*.csv"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    pattern = re.compile(r"/(work|root|home|tmp)/[A-Za-z]")
+    this = Path(__file__).resolve().relative_to(ROOT).as_posix()
+    offenders = [f for f in files if f != this and (ROOT / f).is_file()
+                 and pattern.search((ROOT / f).read_text(errors="replace")[:5_000_000])]
+    assert not offenders

@@ -22,72 +22,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 from tqdm import tqdm
 
+from api.bench.classify import OriginalServingPath, _percentiles
+from api.bench.server import running_server
 from core.machine import machine_info
-from model.bench import OriginalServingPath, _percentiles
+from core.names import VERSION_FILE
 from model.data import FPB_TEST, load_labelled_csv
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running_server(model_dir: Path, env: dict[str, str] | None = None,
-                   code_dir: Path | None = None, store_url: str | None = None
-                   ) -> Iterator[tuple[str, float, int]]:
-    """A real `newsig serve` (API only) on 127.0.0.1; yields (base URL, seconds from spawn to
-    its first /classify answer, pid). `code_dir`: serve another checkout's code (a "before"
-    run) with this interpreter."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="newsig-bench-http-") as tmp:
-        started = time.perf_counter()
-        args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-ingest",
-                "--store", store_url or f"sqlite:///{tmp}/bench.db",
-                "--model-dir", str(model_dir)]
-        extra = dict(env or {})
-        if code_dir is not None:
-            cmd = [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main())",
-                   *args]
-            extra["PYTHONPATH"] = str(code_dir)
-        else:
-            cmd = [str(Path(sys.executable).parent / "newsig"), *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env={**os.environ, **extra},
-                                cwd=str(code_dir) if code_dir else None)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    r = httpx.post(f"{base}/classify", json={"headline": "Shares rose"},
-                                   timeout=5)
-                    if r.status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                    raise RuntimeError(f"newsig serve did not start: {err}")
-                time.sleep(0.02)
-            yield base, time.perf_counter() - started, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def parse_server_timing(header: str) -> dict[str, float]:
@@ -242,7 +187,7 @@ def bench_http(model_dir: str | Path, *, runs: int = 3, input_csv: str | Path = 
     model_dir = Path(model_dir).resolve()
     texts, _ = load_labelled_csv(input_csv)
     result: dict[str, Any] = {"benchmark": "classify-http", "model_dir": str(model_dir),
-                              "model_version": (model_dir / "model_version").read_text().strip(),
+                              "model_version": (model_dir / VERSION_FILE).read_text().strip(),
                               "input": str(input_csv), "machine": machine_info(),
                               "server_env": env or {}}
     colds = []
@@ -281,7 +226,7 @@ def bench_http(model_dir: str | Path, *, runs: int = 3, input_csv: str | Path = 
     result["http_concurrent"] = med(conc["after"]) | {"concurrency": concurrency}
     if before is not None:
         result["before"] = {"code": str(before),
-                            "model_version": (before / "model" / "release" / "model_version"
+                            "model_version": (before / "model" / "release" / VERSION_FILE
                                               ).read_text().strip(),
                             "http_single": med(lone["before"]),
                             "http_concurrent": med(conc["before"])}

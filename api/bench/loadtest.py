@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from tqdm import tqdm
 
-DEFAULT_PRICES = Path(__file__).resolve().parent.parent / "dashboards" / "prices.json"
+DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "dashboards" / "prices.json"
 
 
 class _Connection:

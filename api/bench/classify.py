@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.machine import machine_info
-from model.data import FPB_TEST, load_labelled_csv
+from core.names import MODEL_FILE, TOKENIZER_FILE
+from model.data import FPB_TEST, load_labelled_csv, repo_relative
 
 
 def _percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -71,7 +72,7 @@ class OriginalServingPath:
         config = DistilBertConfig(num_labels=3)  # type: ignore[call-arg]
         self.model = DistilBertForSequenceClassification(config).eval()
         self.tokenizer = PreTrainedTokenizerFast(
-            tokenizer_file=str(Path(model_dir) / "tokenizer.json"))
+            tokenizer_file=str(Path(model_dir) / TOKENIZER_FILE))
         self.parameters = sum(p.numel() for p in self.model.parameters())
         self.torch_threads = torch.get_num_threads()
 
@@ -146,7 +147,7 @@ def op_profile(clf: OnnxClassifier, texts: list[str], *, runs: int = 1) -> dict:
             "operator_us_per_run": round(total / n, 1), "ops": ops}
 
 
-def bench_classify(model_dir: str | Path, *, model_file: str = "model.int8.onnx",
+def bench_classify(model_dir: str | Path, *, model_file: str = MODEL_FILE,
                    runs: int = 3, input_csv: str | Path = FPB_TEST, threads: int = 0,
                    baseline: bool = False, baseline_runs: int = 1) -> dict:
     texts, _ = load_labelled_csv(input_csv)
@@ -169,7 +170,7 @@ def _bench(clf: OnnxClassifier, model_dir: str | Path, model_file: str,
         "model_dir": str(model_dir),
         "model_file": model_file,
         "model_version": clf.model_version,
-        "input": str(input_csv),
+        "input": repo_relative(str(input_csv)),
         "machine": machine_info(),
         "single": bench_single(clf, texts, runs=runs),
         "batched": bench_batched(clf, texts, runs=runs),

@@ -1,7 +1,7 @@
 """Locust load test for POST /classify, for users who prefer Locust to `newsig loadtest`.
 
     pip install locust
-    locust -f api/locustfile.py --host http://127.0.0.1:8000 -u 16 -r 4 -t 60s --headless
+    locust -f api/bench/locustfile.py --host http://127.0.0.1:8000 -u 16 -r 4 -t 60s --headless
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from locust import FastHttpUser, between, task
 
-DATA = Path(__file__).resolve().parent.parent / "model" / "data"
+DATA = Path(__file__).resolve().parents[2] / "model" / "data"
 
 
 def _headlines() -> list[str]:

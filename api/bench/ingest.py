@@ -14,12 +14,12 @@ from xml.sax.saxutils import escape
 
 from tqdm import tqdm
 
+from api.bench.feedserver import FeedServer, Route, rss
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import FeedConfig
 from core.ports import Classifier
 from core.service import SignalService
 from core.settings import Settings
-from ingest.bench.feedserver import FeedServer, Route, rss
 from ingest.pipeline import Ingestor
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from api.bench_http import running_server
+from api.bench.server import running_server
 from api.watch import after_connected
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.machine import machine_info
