@@ -32,7 +32,7 @@ $(VENV)/.installed-train: pyproject.toml constraints.txt | $(BIN)/python
 
 # Everything the test suite touches (training, AWS adapters, CDK app, test tools).
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[train,aws,infra,dev]'
+	$(PIP) -e '.[data,train,aws,infra,dev]'
 	touch $@
 
 $(VENV)/.installed-infra: pyproject.toml constraints.txt | $(BIN)/python

@@ -31,6 +31,7 @@ from core.errors import (
     NewsSignalsError,
 )
 from core.feedhealth import FeedHealth
+from core.models import Entity
 from core.names import SERVICE_VERSION
 from core.queries import SignalsQuery, SummaryQuery
 from dashboards.local import mount_dashboard, mount_docs
@@ -82,11 +83,13 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
         texts = body.texts()
         predictions = await services.classify_async(texts)
         model_ms = (time.perf_counter() - started) * 1000
+        found = await services.entities_async(texts)
         # The bytes are built once, from the model that validated them; FastAPI's second
         # validation and encoding of a returned model are skipped (response_model still
         # documents the shape).
-        out = ClassifyResponse(predictions=[PredictionOut.of(t, p)
-                                            for t, p in zip(texts, predictions, strict=True)])
+        out = ClassifyResponse(predictions=[
+            PredictionOut.of(t, p, [Entity.of(m, p) for m in mentions])
+            for t, p, mentions in zip(texts, predictions, found, strict=True)])
         payload = out.model_dump_json().encode()
         # Server-Timing: where a request's milliseconds go, for clients and the HTTP
         # benchmark (model = the pool hop, tokenizing and the model; route = all of this

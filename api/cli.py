@@ -99,7 +99,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from core.names import MAX_HEADLINE_CHARS
     from core.service import SignalService
     from core.text import has_visible_text
-    from core.wiring import build_classifier, retry_policy
+    from core.wiring import build_classifier, build_linker, retry_policy
 
     if bool(args.texts) == bool(args.input):
         raise InvalidInputError("give either TEXT arguments or --input FILE")
@@ -111,7 +111,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if len(t) > MAX_HEADLINE_CHARS:
             texts[i] = t[:MAX_HEADLINE_CHARS]
     settings = settings_from(args)
-    service = SignalService(None, build_classifier(settings), retry=retry_policy(settings))
+    service = SignalService(None, build_classifier(settings), retry=retry_policy(settings),
+                            linker_factory=lambda: build_linker(settings))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         chunk = 256
@@ -119,8 +120,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
                   disable=len(texts) <= chunk) as bar:
             for i in range(0, len(texts), chunk):
                 part = texts[i:i + chunk]
-                for text, p in zip(part, service.classify(part), strict=True):
-                    out.write(PredictionOut.of(text, p).model_dump_json() + "\n")
+                for text, (p, entities) in zip(part, service.analyse(part), strict=True):
+                    out.write(PredictionOut.of(text, p, entities).model_dump_json() + "\n")
                 bar.update(len(part))
     finally:
         if out is not sys.stdout:
@@ -165,6 +166,52 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_entities(args: argparse.Namespace) -> int:
+    from api.textio import read_texts
+    from core.wiring import build_linker
+
+    if bool(args.texts) == bool(args.input):
+        raise InvalidInputError("give either TEXT arguments or --input FILE")
+    texts = list(args.texts) if args.texts else read_texts(args.input,
+                                                           text_column=args.text_column)
+    linker = build_linker(settings_from(args))
+    for text in texts:
+        found, capped = linker.link(text)
+        emit(json.dumps({"text": text, "entities": [e.model_dump(mode="json") for e in found],
+                         **({"entities_capped": True} if capped else {})}))
+    return 0
+
+
+def cmd_universe_update(args: argparse.Namespace) -> int:
+    from core.universe import UNIVERSE_FILE
+    from ingest.universe import update
+
+    try:
+        result = update(args.sec, args.out or UNIVERSE_FILE, with_indices=not args.no_indices)
+    except ImportError as exc:
+        raise InvalidInputError(f"universe update needs cleanco and pytickersymbols "
+                                f"(pip install -e '.[data]'): {exc}") from exc
+    emit(json.dumps(result))
+    return 0
+
+
+def cmd_universe_show(args: argparse.Namespace) -> int:
+    from core.wiring import build_linker
+
+    universe = build_linker(settings_from(args)).universe
+    hits = universe.find(args.name)
+    if not hits:
+        raise InvalidInputError(f"{args.name!r}: no company of the universe has that name or "
+                                "ticker")
+    for entry in hits:
+        doc = entry.model_dump(mode="json", exclude={"rank"})
+        doc["links_as"] = {a: ("needs context" if a in entry.context_aliases else
+                               "with any verb after it" if a in entry.weak_aliases else "always")
+                           for a in entry.aliases}
+        emit(json.dumps(doc))
+    return 0
+
+
 def cmd_signals(args: argparse.Namespace) -> int:
     from core.queries import MAX_PAGE, SignalsQuery
     from core.wiring import build_service
@@ -175,6 +222,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
         remaining, cursor = args.limit, None
         while remaining > 0:
             query = _validated(SignalsQuery, source=args.source, ticker=args.ticker,
+                               role=args.role,
                                since=args.since, until=args.until,
                                limit=min(remaining, MAX_PAGE), cursor=cursor,
                                distinct=args.distinct)
@@ -269,8 +317,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_datetime)
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--distinct", choices=["story"], help="each story once (earliest sighting)")
+    p.add_argument("--role", choices=["subject", "mentioned"],
+                   help="with --ticker: only signals where the company has this role")
     store_arg(p)
     p.set_defaults(func=cmd_signals)
+
+    p = sub.add_parser("entities", help="the companies a headline names, with roles and "
+                                        "spans (JSON lines)")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--input", help="CSV, JSONL or TXT file (- for stdin)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--tickers", dest="ticker_table", type=Path, default=None,
+                   help="your own name,ticker CSV, extending the universe")
+    p.set_defaults(func=cmd_entities)
+
+    universe = sub.add_parser("universe", help="the company universe entities link to")
+    usub = universe.add_subparsers(dest="universe_command", required=True)
+    p = usub.add_parser("update", help="rebuild core/data/universe.jsonl.gz from a (newer) "
+                                       "SEC company_tickers.json; prints what changed")
+    p.add_argument("--sec", type=Path, required=True, help="SEC company_tickers.json")
+    p.add_argument("--out", type=Path, default=None, help="default: the packaged file")
+    p.add_argument("--no-indices", action="store_true",
+                   help="leave out the index constituents from pytickersymbols")
+    p.set_defaults(func=cmd_universe_update)
+    p = usub.add_parser("show", help="explain an entry: names, how each links, sources")
+    p.add_argument("name", metavar="NAME_OR_TICKER")
+    p.add_argument("--tickers", dest="ticker_table", type=Path, default=None)
+    p.set_defaults(func=cmd_universe_show)
 
     model_cli.register(sub)
     bench_cli.register(sub)

@@ -12,7 +12,7 @@ from typing import Any
 from api.stream import SignalHub
 from core.concurrency import expected_parallel_calls
 from core.errors import ConfigError
-from core.models import FeedConfig, Prediction
+from core.models import EntityMention, FeedConfig, Prediction
 from core.ports import Classifier, SignalLog, SignalStore
 from core.service import SignalService
 
@@ -70,6 +70,15 @@ class Services:
             finally:
                 self._in_flight -= 1
         return await run_in_threadpool(self.service.classify, texts)
+
+    async def entities_async(self, texts: list[str]) -> list[list[EntityMention]]:
+        """The companies each text names. Linking takes microseconds; only building the
+        linker (once, about a second) leaves the event loop."""
+        from starlette.concurrency import run_in_threadpool
+
+        if not self.service.linker_ready:
+            await run_in_threadpool(lambda: self.service.linker)
+        return self.service.entities(texts)
 
     def close(self) -> None:
         if self._executor is not None:

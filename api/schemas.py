@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from core.models import Prediction, Probabilities, Sentiment, Signal, SummaryBucket
+from core.models import Entity, Prediction, Probabilities, Sentiment, Signal, SummaryBucket
 from core.names import MAX_HEADLINE_CHARS, MAX_HEADLINES_PER_REQUEST
 from core.service import Health
 from core.text import VISIBLE_CHAR
@@ -100,11 +100,15 @@ class PredictionOut(BaseModel):
     probabilities: Probabilities
     score: float = Field(description="P(positive) - P(negative), in [-1, 1]")
     model_version: str
+    entities: list[Entity] = Field(
+        default_factory=list, description="the companies the text names: ticker, name, cik, "
+        "span [start, end), role (subject, mentioned, rater) and the sentiment toward each")
 
     @classmethod
-    def of(cls, text: str, p: Prediction) -> PredictionOut:
+    def of(cls, text: str, p: Prediction, entities: list[Entity] | None = None
+           ) -> PredictionOut:
         return cls(text=text, label=p.label, probabilities=p.probabilities, score=p.score,
-                   model_version=p.model_version)
+                   model_version=p.model_version, entities=entities or [])
 
 
 class ClassifyResponse(BaseModel):

@@ -73,11 +73,13 @@ def sentiment_index(ticker: str, signals: Sequence[Signal], now: datetime,
     recent_from = now - timedelta(minutes=cfg.recent_minutes)
     base_from = recent_from - timedelta(hours=cfg.baseline_hours)
     recent = [s for s in signals if recent_from < s.first_seen_at <= now]
-    base = [s.score for s in signals if base_from < s.first_seen_at <= recent_from]
+    # The sentiment toward this company (its entity's score), else the headline's.
+    base = [s.score_for(ticker) for s in signals if base_from < s.first_seen_at <= recent_from]
     weights = [0.5 ** (max(0.0, (now - s.first_seen_at).total_seconds() / 60)
                        / cfg.half_life_minutes) for s in recent]
     sw = sum(weights)
-    r_mean = sum(w * s.score for w, s in zip(weights, recent, strict=True)) / sw if sw else None
+    r_mean = (sum(w * s.score_for(ticker) for w, s in zip(weights, recent, strict=True)) / sw
+              if sw else None)
     n_eff = sw * sw / sum(w * w for w in weights) if sw else 0.0
     b_mean = sum(base) / len(base) if base else None
     b_sd = (math.sqrt(sum((x - b_mean) ** 2 for x in base) / (len(base) - 1))

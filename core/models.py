@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from core.names import (
     LABELS,
+    MAX_ENTITIES_PER_SIGNAL,
     MAX_GUID_CHARS,
     MAX_LINK_CHARS,
     MAX_SUMMARY_CHARS,
@@ -83,6 +85,49 @@ class Prediction(BaseModel):
                    model_version=model_version)
 
 
+class Role(StrEnum):
+    """What a company is to a headline: what the news is about, a broker or rating agency
+    giving an opinion on another company, or a counterparty, comparison or source."""
+
+    subject = "subject"
+    mentioned = "mentioned"
+    rater = "rater"
+
+
+class EntityMention(BaseModel):
+    """A company a headline names: which one, where, and in what role (core.entities)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticker: str
+    name: str
+    cik: int | None = None
+    span: tuple[int, int]
+    role: Role
+
+
+class Entity(EntityMention):
+    """A mention with the sentiment toward that company (`label`, `probabilities`, `score`,
+    and the model that gave it)."""
+
+    label: Sentiment
+    probabilities: Probabilities
+    score: Annotated[float, Field(ge=-1.0, le=1.0)]
+
+    @classmethod
+    def of(cls, mention: EntityMention, prediction: Prediction) -> Entity:
+        return cls(**dict(mention), label=prediction.label,
+                   probabilities=prediction.probabilities, score=prediction.score)
+
+
+def tickers_of(entities: Sequence[EntityMention], extra: Sequence[str] = ()) -> list[str]:
+    """Signal.tickers: subjects, then mentioned companies, never a rater; then `extra` (a
+    feed's configured tickers), each once."""
+    ordered = [e.ticker for e in entities if e.role == Role.subject]
+    ordered += [e.ticker for e in entities if e.role == Role.mentioned]
+    return list(dict.fromkeys([*ordered, *extra]))
+
+
 class ArticleFields(BaseModel):
     """What a feed item says about itself: the fields an Article and a Signal share."""
 
@@ -110,7 +155,11 @@ class ArticleFields(BaseModel):
 
 class Article(ArticleFields):
     """A feed item after normalisation, before classification. Normalising happens here,
-    once: a Signal built from an Article (or read back from a store) is not normalised again."""
+    once: a Signal built from an Article (or read back from a store) is not normalised again.
+    `entities`: the companies its title names (core.entities), at most
+    MAX_ENTITIES_PER_SIGNAL (more: flag `entities_capped`)."""
+
+    entities: list[EntityMention] = Field(default_factory=list)
 
     @field_validator("title", mode="before")
     @classmethod
@@ -131,6 +180,9 @@ class Article(ArticleFields):
     def _fit(self) -> Article:
         """Cut what no store could hold, and say so in `flags`."""
         flags = list(self.flags)
+        if len(self.entities) > MAX_ENTITIES_PER_SIGNAL:
+            object.__setattr__(self, "entities", self.entities[:MAX_ENTITIES_PER_SIGNAL])
+            flags.append("entities_capped")
         if len(self.tickers) > MAX_TICKERS_PER_SIGNAL:
             object.__setattr__(self, "tickers", self.tickers[:MAX_TICKERS_PER_SIGNAL])
             flags.append("tickers_capped")
@@ -158,7 +210,9 @@ class Article(ArticleFields):
 
 
 class Signal(ArticleFields):
-    """A classified article: what the store keeps and the API serves."""
+    """A classified article: what the store keeps and the API serves. `entities`: each company
+    the title names, its role and the sentiment toward it (signals stored before entities
+    existed have none)."""
 
     signal_id: str
     story_id: str
@@ -168,6 +222,17 @@ class Signal(ArticleFields):
     probabilities: Probabilities
     score: float
     model_version: str
+    entities: list[Entity] = Field(default_factory=list)
+
+    def entity(self, ticker: str) -> Entity | None:
+        """This company's entity (never a rater's), if the signal names it."""
+        return next((e for e in self.entities if e.ticker == ticker and e.role != Role.rater),
+                    None)
+
+    def score_for(self, ticker: str | None) -> float:
+        """The sentiment score toward `ticker` (its entity's), else the headline's."""
+        found = self.entity(ticker) if ticker else None
+        return found.score if found is not None else self.score
 
     @field_validator("scored_at")
     @classmethod
@@ -176,9 +241,16 @@ class Signal(ArticleFields):
 
     @classmethod
     def from_article(cls, article: Article, prediction: Prediction,
-                     scored_at: datetime | None = None) -> Signal:
-        return cls(**dict(article), signal_id=article.signal_id, story_id=article.story_id,
-                   scored_at=scored_at or utcnow(), **dict(prediction))
+                     scored_at: datetime | None = None,
+                     entity_predictions: Sequence[Prediction] | None = None) -> Signal:
+        """The signal of a classified article; each entity takes its own prediction where
+        one is given (entity_predictions, one per article.entities), else the headline's."""
+        per_entity = list(entity_predictions or [])
+        entities = [Entity.of(m, per_entity[i] if i < len(per_entity) else prediction)
+                    for i, m in enumerate(article.entities)]
+        fields = {k: v for k, v in dict(article).items() if k != "entities"}
+        return cls(**fields, signal_id=article.signal_id, story_id=article.story_id,
+                   scored_at=scored_at or utcnow(), entities=entities, **dict(prediction))
 
 
 class FeedState(BaseModel):

@@ -82,6 +82,8 @@ MAX_HEADLINES_PER_REQUEST: Final = 64
 #: What one stored signal may carry, so that every backend can hold it (a DynamoDB item is
 #: at most 400 KB and a transaction at most 100 items): more is cut and flagged.
 MAX_TICKERS_PER_SIGNAL: Final = 20
+#: Companies kept per headline (a headline listing 200 tickers keeps 20, flagged).
+MAX_ENTITIES_PER_SIGNAL: Final = 20
 MAX_SUMMARY_CHARS: Final = 2000
 MAX_LINK_CHARS: Final = 2048
 MAX_GUID_CHARS: Final = 512

@@ -24,6 +24,10 @@ class TimeRange(BaseModel):
     until: Timestamp | None = Field(default=None, description="exclusive; ISO 8601, naive = UTC",
                                     json_schema_extra={"pattern": TIMESTAMP_PATTERN})
 
+    role: Literal["subject", "mentioned"] | None = Field(
+        default=None, description="with ticker: only signals where that company is the "
+                                  "subject (or only mentioned); raters never match a ticker")
+
     @field_validator("ticker")
     @classmethod
     def _ticker(cls, v: str | None) -> str | None:
@@ -33,6 +37,8 @@ class TimeRange(BaseModel):
     def _ordered(self) -> TimeRange:
         if self.since and self.until and self.since >= self.until:
             raise InvalidInputError("'since' must be before 'until'", field="since")
+        if self.role and not self.ticker:
+            raise InvalidInputError("'role' needs a 'ticker'", field="role")
         return self
 
 

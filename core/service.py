@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +22,8 @@ from core.errors import ClassifierError, ConfigError, NewsSignalsError, StoreErr
 from core.feedhealth import FeedHealth, feed_health
 from core.models import (
     Article,
+    Entity,
+    EntityMention,
     FeedConfig,
     FeedState,
     Prediction,
@@ -33,6 +36,9 @@ from core.models import (
 from core.ports import Classifier, SignalStore
 from core.queries import SignalsQuery, SummaryQuery
 from core.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from core.entities import Linker
 
 
 class RejectedItem(BaseModel):
@@ -70,10 +76,13 @@ class SignalService:
     def __init__(self, store: SignalStore | None, classifier: Classifier | None = None, *,
                  classifier_factory: Callable[[], Classifier] | None = None,
                  retry: RetryPolicy | None = None, chunk: int = 256,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 linker_factory: Callable[[], Linker] | None = None) -> None:
         self._store = store
         self._classifier = classifier
         self._factory = classifier_factory
+        self._linker: Linker | None = None
+        self._linker_factory = linker_factory
         self._lock = threading.Lock()
         self.retry = retry or RetryPolicy()
         self.chunk = max(1, chunk)
@@ -100,9 +109,38 @@ class SignalService:
     def classifier_ready(self) -> bool:
         return self._classifier is not None
 
+    @property
+    def linker_ready(self) -> bool:
+        return self._linker is not None
+
+    @property
+    def linker(self) -> Linker:
+        """The entity linker (core.entities), built on first use from the packaged universe
+        (and the user's ticker table where configured)."""
+        if self._linker is None:
+            with self._lock:
+                if self._linker is None:
+                    if self._linker_factory is None:
+                        from core.entities import default_linker
+
+                        self._linker_factory = default_linker
+                    self._linker = self._linker_factory()
+        return self._linker
+
     # -- use cases -----------------------------------------------------------------------
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         return self.retry.call(lambda: self.classifier.classify(list(texts)))
+
+    def entities(self, texts: Sequence[str]) -> list[list[EntityMention]]:
+        """The companies each text names, with their roles (core.entities)."""
+        return [self.linker.link(t)[0] for t in texts]
+
+    def analyse(self, texts: Sequence[str]) -> list[tuple[Prediction, list[Entity]]]:
+        """Each text's prediction and the companies it names, each with the sentiment
+        toward it (the headline's, until a targeted model scores entities)."""
+        predictions = self.classify(texts)
+        return [(p, [Entity.of(m, p) for m in found])
+                for p, found in zip(predictions, self.entities(texts), strict=True)]
 
     def new_articles(self, articles: Sequence[Article]) -> tuple[list[Article], int]:
         """The articles not yet stored, and how many were duplicates.
@@ -202,13 +240,13 @@ class SignalService:
     def signals(self, query: SignalsQuery) -> SignalPage:
         return self.store.query(source=query.source, ticker=query.ticker, since=query.since,
                                 until=query.until, limit=query.limit, cursor=query.cursor,
-                                distinct_story=query.distinct == "story")
+                                distinct_story=query.distinct == "story", role=query.role)
 
     def summary(self, query: SummaryQuery) -> SummaryResult:
         seconds = query.bucket_seconds
         buckets = self.store.summary(source=query.source, ticker=query.ticker,
                                      since=query.since, until=query.until,
-                                     bucket_seconds=seconds)
+                                     bucket_seconds=seconds, role=query.role)
         return SummaryResult(bucket_seconds=seconds, buckets=buckets)
 
     # -- feed state: what the service remembers about each feed between passes ------------

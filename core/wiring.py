@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from core.errors import ConfigError
@@ -18,6 +18,9 @@ from core.ports import Classifier, SignalStore
 from core.retry import RetryPolicy
 from core.service import SignalService
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.entities import Linker
 
 
 @lru_cache(maxsize=1)
@@ -149,7 +152,15 @@ def build_service(settings: Settings, *, store: SignalStore | None = None,
                          classifier,
                          classifier_factory=classifier_factory or (
                              lambda: build_classifier(settings)),
-                         retry=retry_policy(settings), chunk=settings.classify_chunk)
+                         retry=retry_policy(settings), chunk=settings.classify_chunk,
+                         linker_factory=lambda: build_linker(settings))
+
+
+def build_linker(settings: Settings) -> Linker:
+    """The entity linker over the packaged universe and the user's ticker table, if any."""
+    from core.entities import default_linker
+
+    return default_linker(str(settings.ticker_table) if settings.ticker_table else None)
 
 
 @lru_cache(maxsize=1)

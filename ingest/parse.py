@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import feedparser
 
+from core.entities import Linker
 from core.models import Article, utcnow
 from core.text import normalise_text
-from ingest.tickers import TickerTable, cashtags, tickers_for
+from ingest.tickers import cashtags, title_entities
 
 __all__ = ["ParseError", "ParsedFeed", "cashtags", "check_body", "parse_feed"]
 
@@ -120,7 +121,7 @@ def _published(entry: feedparser.FeedParserDict, now: datetime) -> tuple[datetim
 
 
 def parse_feed(source_id: str, content: bytes, *, tickers: tuple[str, ...] = (),
-               content_type: str = "", table: TickerTable | None = None,
+               content_type: str = "", linker: Linker | None = None,
                now: datetime | None = None) -> ParsedFeed:
     """Articles of one feed. Entries without a title are skipped and counted; if the XML is
     cut off, the last (possibly incomplete) entry is dropped and `truncated` is set."""
@@ -146,6 +147,7 @@ def parse_feed(source_id: str, content: bytes, *, tickers: tuple[str, ...] = (),
         if len(title) > MAX_TITLE_CHARS:
             title = title[:MAX_TITLE_CHARS - 1].rstrip() + "…"
         published_at, flags = _published(entry, now)
+        entities, found = title_entities(title, tickers, linker)
         articles.append(Article(
             source_id=source_id,
             title=title,
@@ -154,7 +156,8 @@ def parse_feed(source_id: str, content: bytes, *, tickers: tuple[str, ...] = (),
             summary=entry.get("summary"),
             published_at=published_at,
             first_seen_at=now,
-            tickers=tickers_for(title, tickers, table),
+            tickers=found,
+            entities=entities,
             flags=flags,
         ))
     return ParsedFeed(articles, skipped, truncated)

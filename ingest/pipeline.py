@@ -19,13 +19,13 @@ from datetime import datetime
 import httpx
 from pydantic import BaseModel, Field
 
+from core.entities import Linker
 from core.errors import StoreError
 from core.models import FeedConfig, FeedState, utcnow
 from core.service import RejectedItem, SignalService
 from core.settings import Settings
 from ingest.fetch import FetchError, FetchResult, fetch_feed, make_client
 from ingest.parse import ParseError, parse_feed
-from ingest.tickers import TickerTable, default_ticker_table
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Ingestor:
                  max_bytes: int = 5 * 1024 * 1024, concurrency: int = 16,
                  run_timeout: float = 300.0, backoff_base: float = 60.0,
                  backoff_cap: float = 3600.0, interval: float | None = None,
-                 ticker_table: TickerTable | None = None, client: httpx.Client | None = None,
+                 linker: Linker | None = None, client: httpx.Client | None = None,
                  allow_private: bool = False,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.allow_private = allow_private
@@ -118,21 +118,20 @@ class Ingestor:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.interval = interval
-        self.ticker_table = ticker_table if ticker_table is not None else default_ticker_table()
+        self.linker = linker if linker is not None else service.linker
         self._client = client
         self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings, service: SignalService,
                       **overrides: object) -> Ingestor:
-        table = (TickerTable.from_csv(settings.ticker_table) if settings.ticker_table
-                 else default_ticker_table())
+        linker = service.linker
         kwargs: dict[str, object] = {
             "timeout": settings.fetch_timeout, "max_bytes": settings.max_feed_bytes,
             "concurrency": settings.fetch_concurrency,
             "run_timeout": settings.ingest_run_timeout,
             "backoff_base": settings.backoff_base, "backoff_cap": settings.backoff_cap,
-            "interval": settings.ingest_interval, "ticker_table": table,
+            "interval": settings.ingest_interval, "linker": linker,
             "allow_private": settings.fetch_allow_private}
         kwargs.update(overrides)
         return cls(service, **kwargs)  # type: ignore[arg-type]
@@ -244,7 +243,7 @@ class Ingestor:
             return res
         try:
             parsed = parse_feed(feed.id, result.body, tickers=feed.tickers,
-                                content_type=result.content_type, table=self.ticker_table,
+                                content_type=result.content_type, linker=self.linker,
                                 now=now)
         except ParseError as exc:
             return self._failed(feed, state, res, str(exc), summary)

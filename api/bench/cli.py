@@ -91,6 +91,29 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_entities(args: argparse.Namespace) -> int:
+    from api.bench.entities import bench_entities
+
+    result = bench_entities(runs=args.runs, before=args.before)
+    write_result(result, args.out)
+    return 0
+
+
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    from api.bench.compare import compare
+    from core.errors import InvalidInputError
+
+    bench = [a for a in args.bench if a != "--"]
+    if not bench:
+        raise InvalidInputError("name the benchmark to compare, e.g. -- ingest --feeds 20")
+    try:
+        result = compare(args.before, bench, rounds=args.rounds)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    write_result(result, args.out)
+    return 0
+
+
 def write_result(result: dict, out: str | None) -> None:
     write_json(result, out, compact_stdout=True)
 
@@ -160,6 +183,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="also write the JSON here")
     model_arg(p)
     p.set_defaults(func=cmd_bench_soak)
+
+    p = bsub.add_parser("entities", help="entity linking: recall and wrong-company rate on real "
+                                         "headlines, FinEntity, false positives, time")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--before", type=Path, default=None,
+                   help="also link the headline rows with this other checkout's ticker table "
+                        "(e.g. a git worktree of an earlier commit)")
+    p.add_argument("--out", help="also write the JSON here")
+    p.set_defaults(func=cmd_bench_entities)
+
+    p = bsub.add_parser("compare", help="one benchmark, this checkout against --before DIR, "
+                                        "interleaved round by round: medians and ratios")
+    p.add_argument("--before", type=Path, required=True,
+                   help="another checkout of this project (e.g. a git worktree)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("bench", nargs=argparse.REMAINDER,
+                   help="-- then the benchmark and its arguments, e.g. -- ingest --feeds 20")
+    p.set_defaults(func=cmd_bench_compare)
 
     p = bsub.add_parser("ingest", help="two ingestion passes over a local feed server")
     p.add_argument("--feeds", type=int, default=100)

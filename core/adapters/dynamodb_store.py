@@ -125,7 +125,13 @@ class DynamoDBSignalStore:
         items = [{PK: _s(f"{KEY_SIGNAL}{signal.signal_id}"), SK: _s(SORT_SIGNAL),
                   GSI_BY_SOURCE_PK: _s(f"{KEY_SOURCE}{signal.source_id}"), GSI_BY_SOURCE_SK: _s(tk),
                   GSI_BY_TIME_PK: _s(ALL), GSI_BY_TIME_SK: _s(tk), **common}]
-        items += [{PK: _s(f"{KEY_TICKER}{t}"), SK: _s(tk), **common} for t in signal.tickers]
+        # A ticker's copy carries the company's role and the sentiment toward it (a rater is
+        # never among the tickers); signals without entities carry the headline's.
+        for t in signal.tickers:
+            e = signal.entity(t)
+            extra = ({"role": _s(e.role.value), "label": _s(e.label.value),
+                      "score": {"N": repr(e.score)}} if e else {})
+            items.append({PK: _s(f"{KEY_TICKER}{t}"), SK: _s(tk), **common, **extra})
         link_key = signal.link_key
         if link_key:
             items.append({PK: _s(f"{KEY_LINK}{link_key}"), SK: _s(SORT_LINK),
@@ -258,7 +264,8 @@ class DynamoDBSignalStore:
         return Signal.model_validate_json(item["doc"]["S"]) if item else None
 
     def _query_spec(self, source: str | None, ticker: str | None, since: datetime | None,
-                    until: datetime | None) -> tuple[dict[str, Any], list[str]]:
+                    until: datetime | None, role: str | None = None
+                    ) -> tuple[dict[str, Any], list[str]]:
         if ticker:
             index, pk_name, sk_name = None, PK, SK
             pk_value = f"{KEY_TICKER}{normalise_ticker(ticker)}"
@@ -287,9 +294,16 @@ class DynamoDBSignalStore:
                                 "ExpressionAttributeValues": values, "ScanIndexForward": False}
         if index:
             spec["IndexName"] = index
+        filters = []
         if ticker and source:
-            spec["FilterExpression"] = "source_id = :src"
+            filters.append("source_id = :src")
             values[":src"] = _s(source)
+        if ticker and role:
+            filters.append("#role = :role")
+            names["#role"] = "role"
+            values[":role"] = _s(role)
+        if filters:
+            spec["FilterExpression"] = " AND ".join(filters)
         key_names = [PK, SK] + ([pk_name, sk_name] if index else [])
         return spec, key_names
 
@@ -332,10 +346,11 @@ class DynamoDBSignalStore:
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
-              distinct_story: bool = False) -> SignalPage:
+              distinct_story: bool = False, role: str | None = None) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
-        spec, key_names = self._query_spec(source, ticker, since, until)
-        fingerprint = query_fingerprint("ddb", source, ticker, since, until, distinct_story)
+        spec, key_names = self._query_spec(source, ticker, since, until, role)
+        fingerprint = query_fingerprint("ddb", source, ticker, since, until, distinct_story,
+                                        *([role] if role else []))
         start = self._start_key(cursor, spec, key_names, fingerprint) if cursor else None
         items: list[dict[str, Any]] = []
         more = False
@@ -377,9 +392,9 @@ class DynamoDBSignalStore:
 
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
-                bucket_seconds: int = 3600) -> list[SummaryBucket]:
+                bucket_seconds: int = 3600, role: str | None = None) -> list[SummaryBucket]:
         bucket_seconds = max(1, int(bucket_seconds))
-        spec, _ = self._query_spec(source, ticker, since, until)
+        spec, _ = self._query_spec(source, ticker, since, until, role)
         acc: dict[tuple[int, str], list[float]] = {}
         start = None
         while True:
@@ -392,9 +407,12 @@ class DynamoDBSignalStore:
             for item in resp.get("Items", []):
                 sig = Signal.model_validate_json(item["doc"]["S"])
                 epoch = int(sig.first_seen_at.timestamp()) // bucket_seconds * bucket_seconds
-                slot = acc.setdefault((epoch, sig.label.value), [0, 0.0])
+                # With a ticker: the sentiment toward that company, else the headline's.
+                entity = sig.entity(normalise_ticker(ticker)) if ticker else None
+                label = entity.label.value if entity else sig.label.value
+                slot = acc.setdefault((epoch, label), [0, 0.0])
                 slot[0] += 1
-                slot[1] += sig.score
+                slot[1] += entity.score if entity else sig.score
             start = resp.get("LastEvaluatedKey")
             if not start:
                 break
@@ -484,24 +502,3 @@ class DynamoDBCooldown:
                     return False  # alerted within the cooldown
                 raise
         return True
-
-
-def create_table(client: Any, table: str) -> None:
-    """Create the table with the layout above (tests, local moto, `newsig` tooling).
-    In AWS the CDK app creates it (infra/)."""
-    key = {"AttributeType": "S"}
-    client.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, **key} for n in (
-            PK, SK, GSI_BY_SOURCE_PK, GSI_BY_SOURCE_SK, GSI_BY_TIME_PK, GSI_BY_TIME_SK)],
-        KeySchema=[{"AttributeName": PK, "KeyType": "HASH"},
-                   {"AttributeName": SK, "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {"IndexName": GSI_BY_SOURCE, "Projection": {"ProjectionType": "ALL"},
-             "KeySchema": [{"AttributeName": GSI_BY_SOURCE_PK, "KeyType": "HASH"},
-                           {"AttributeName": GSI_BY_SOURCE_SK, "KeyType": "RANGE"}]},
-            {"IndexName": GSI_BY_TIME, "Projection": {"ProjectionType": "ALL"},
-             "KeySchema": [{"AttributeName": GSI_BY_TIME_PK, "KeyType": "HASH"},
-                           {"AttributeName": GSI_BY_TIME_SK, "KeyType": "RANGE"}]},
-        ])
-    client.get_waiter("table_exists").wait(TableName=table)

@@ -3,12 +3,13 @@ detail is the signal's public JSON (the same document GET /signals returns)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from core.alerts import Alert
-from core.models import Signal
+from core.models import Role, Signal
 from core.names import EVENT_SENTIMENT_SHIFT, EVENT_SIGNAL_CREATED, EVENT_SOURCE
 
 log = logging.getLogger("newsig.events")
@@ -24,7 +25,7 @@ class EventBridgePublisher:
 
     def entry(self, signal: Signal) -> dict[str, Any]:
         return {"Source": EVENT_SOURCE, "DetailType": EVENT_SIGNAL_CREATED,
-                "Detail": signal.model_dump_json(), "EventBusName": self.bus,
+                "Detail": event_detail(signal), "EventBusName": self.bus,
                 "Time": signal.first_seen_at}
 
     def publish(self, signals: Sequence[Signal]) -> int | None:
@@ -61,3 +62,13 @@ class EventBridgePublisher:
             log.warning("EventBridge bus %s refused an alert: %s", self.bus, exc)
             return False
         return not resp.get("FailedEntryCount")
+
+
+def event_detail(signal: Signal) -> str:
+    """The signal's JSON plus `subjects`: the tickers it is about. EventBridge matches each
+    field of an array of objects on its own (a rule on `entities.ticker` and `entities.role`
+    would match AAPL as rater beside another company as subject), so a rule for "news about
+    AAPL" matches `{"detail": {"subjects": ["AAPL"]}}`."""
+    doc = json.loads(signal.model_dump_json())
+    doc["subjects"] = [e.ticker for e in signal.entities if e.role == Role.subject]
+    return json.dumps(doc)

@@ -25,7 +25,7 @@ from core.models import FeedState, Probabilities, PutResult, Signal, SignalPage,
 from core.text import make_link_key, normalise_ticker
 from core.timeutil import from_iso, to_iso
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -48,13 +48,48 @@ CREATE TABLE IF NOT EXISTS signals (
     score          REAL NOT NULL,
     model_version  TEXT NOT NULL,
     link_key       TEXT,
-    flags          TEXT NOT NULL DEFAULT '[]'
+    flags          TEXT NOT NULL DEFAULT '[]',
+    entities       TEXT NOT NULL DEFAULT '[]',
+    events         TEXT NOT NULL DEFAULT '[]',
+    tier           TEXT
 );
+-- One row per ticker a signal carries (never a rater's): the company's role and the
+-- sentiment toward it (NULL for signals stored before entities: the headline's applies).
 CREATE TABLE IF NOT EXISTS signal_tickers (
     ticker         TEXT NOT NULL,
     signal_id      TEXT NOT NULL REFERENCES signals (signal_id),
     first_seen_at  TEXT NOT NULL,
+    role           TEXT,
+    label          TEXT,
+    score          REAL,
     PRIMARY KEY (ticker, signal_id)
+);
+-- Scores by model version. A signal's first score (first = 1) is also in `signals` and is
+-- never changed; rescoring by another version adds a row. ticker_scores holds the sentiment
+-- toward each company per version, so per-ticker summaries never mix versions.
+CREATE TABLE IF NOT EXISTS signal_scores (
+    signal_id      TEXT NOT NULL REFERENCES signals (signal_id),
+    model_version  TEXT NOT NULL,
+    first          INTEGER NOT NULL DEFAULT 0,
+    scored_at      TEXT NOT NULL,
+    tier           TEXT,
+    label          TEXT NOT NULL,
+    p_negative     REAL NOT NULL,
+    p_neutral      REAL NOT NULL,
+    p_positive     REAL NOT NULL,
+    score          REAL NOT NULL,
+    entities       TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (signal_id, model_version)
+);
+CREATE TABLE IF NOT EXISTS ticker_scores (
+    ticker         TEXT NOT NULL,
+    model_version  TEXT NOT NULL,
+    signal_id      TEXT NOT NULL REFERENCES signals (signal_id),
+    first_seen_at  TEXT NOT NULL,
+    role           TEXT,
+    label          TEXT NOT NULL,
+    score          REAL NOT NULL,
+    PRIMARY KEY (ticker, model_version, signal_id)
 );
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_id        TEXT PRIMARY KEY,
@@ -72,12 +107,15 @@ CREATE INDEX IF NOT EXISTS signals_by_story ON signals (story_id, first_seen_at,
 CREATE INDEX IF NOT EXISTS signals_by_link ON signals (link_key);
 CREATE INDEX IF NOT EXISTS tickers_by_time
     ON signal_tickers (ticker, first_seen_at DESC, signal_id DESC);
+CREATE INDEX IF NOT EXISTS scores_by_version ON signal_scores (model_version, signal_id);
+CREATE INDEX IF NOT EXISTS ticker_scores_by_time
+    ON ticker_scores (ticker, model_version, first_seen_at DESC, signal_id DESC);
 """
 
 _COLUMNS = ("signal_id", "story_id", "source_id", "title", "link", "guid", "summary",
             "published_at", "first_seen_at", "scored_at", "tickers", "label",
             "p_negative", "p_neutral", "p_positive", "score", "model_version", "link_key",
-            "flags")
+            "flags", "entities", "events", "tier")
 _SELECT = ", ".join(f"s.{c}" for c in _COLUMNS)
 _MAX_PARAMS = 500
 
@@ -90,7 +128,29 @@ def _row(signal: Signal) -> tuple[Any, ...]:
             to_iso(signal.first_seen_at), to_iso(signal.scored_at),
             json.dumps(signal.tickers), signal.label.value,
             p.negative, p.neutral, p.positive, signal.score, signal.model_version,
-            signal.link_key, json.dumps(signal.flags))
+            signal.link_key, json.dumps(signal.flags), _entities_json(signal), "[]", None)
+
+
+def _entities_json(signal: Signal) -> str:
+    return json.dumps([e.model_dump(mode="json") for e in signal.entities])
+
+
+def _ticker_rows(signal: Signal) -> list[tuple[Any, ...]]:
+    """(ticker, signal_id, first_seen_at, role, label, score) per ticker the signal carries."""
+    rows = []
+    for t in signal.tickers:
+        e = signal.entity(t)
+        rows.append((t, signal.signal_id, to_iso(signal.first_seen_at),
+                     e.role.value if e else None, e.label.value if e else None,
+                     e.score if e else None))
+    return rows
+
+
+def _score_row(signal: Signal) -> tuple[Any, ...]:
+    p = signal.probabilities
+    return (signal.signal_id, signal.model_version, 1, to_iso(signal.scored_at), None,
+            signal.label.value, p.negative, p.neutral, p.positive, signal.score,
+            _entities_json(signal))
 
 
 def _signal(row: sqlite3.Row) -> Signal:
@@ -100,6 +160,7 @@ def _signal(row: sqlite3.Row) -> Signal:
         published_at=from_iso(row["published_at"]) if row["published_at"] else None,
         first_seen_at=from_iso(row["first_seen_at"]), scored_at=from_iso(row["scored_at"]),
         tickers=json.loads(row["tickers"]), flags=json.loads(row["flags"]), label=row["label"],
+        entities=json.loads(row["entities"]),
         probabilities=Probabilities(negative=row["p_negative"], neutral=row["p_neutral"],
                                     positive=row["p_positive"]),
         score=row["score"], model_version=row["model_version"],
@@ -230,10 +291,22 @@ class SQLiteSignalStore:
             conn.executemany(
                 f"INSERT OR IGNORE INTO signals ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
                 [_row(s) for s in new])
+            ticker_rows = [r for s in new for r in _ticker_rows(s)]
             conn.executemany("INSERT OR IGNORE INTO signal_tickers (ticker, signal_id, "
-                             "first_seen_at) VALUES (?, ?, ?)",
-                             [(t, s.signal_id, to_iso(s.first_seen_at))
-                              for s in new for t in s.tickers])
+                             "first_seen_at, role, label, score) VALUES (?, ?, ?, ?, ?, ?)",
+                             ticker_rows)
+            conn.executemany("INSERT OR IGNORE INTO signal_scores (signal_id, model_version, "
+                             "first, scored_at, tier, label, p_negative, p_neutral, "
+                             "p_positive, score, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                             "?, ?)", [_score_row(s) for s in new])
+            by_id = {s.signal_id: s for s in new}
+            conn.executemany("INSERT OR IGNORE INTO ticker_scores (ticker, model_version, "
+                             "signal_id, first_seen_at, role, label, score) VALUES "
+                             "(?, ?, ?, ?, ?, ?, ?)",
+                             [(t, by_id[sid].model_version, sid, seen, role,
+                               label or by_id[sid].label.value,
+                               by_id[sid].score if score is None else score)
+                              for t, sid, seen, role, label, score in ticker_rows])
             conn.executemany(
                 "INSERT INTO feed_state (feed_id, state, signals_written) VALUES (?, ?, ?) "
                 "ON CONFLICT (feed_id) DO UPDATE SET signals_written = signals_written + "
@@ -270,7 +343,8 @@ class SQLiteSignalStore:
         return _signal(row) if row else None
 
     def _filters(self, source: str | None, ticker: str | None, since: datetime | None,
-                 until: datetime | None) -> tuple[str, list[Any], str]:
+                 until: datetime | None, role: str | None = None
+                 ) -> tuple[str, list[Any], str]:
         where: list[str] = []
         params: list[Any] = []
         if ticker:
@@ -278,6 +352,9 @@ class SQLiteSignalStore:
             time_col = "t.first_seen_at"
             where.append("t.ticker = ?")
             params.append(normalise_ticker(ticker))
+            if role:
+                where.append("t.role = ?")
+                params.append(role)
         else:
             table = "signals s"
             time_col = "s.first_seen_at"
@@ -295,9 +372,9 @@ class SQLiteSignalStore:
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
-              distinct_story: bool = False) -> SignalPage:
+              distinct_story: bool = False, role: str | None = None) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
-        table, params, where = self._filters(source, ticker, since, until)
+        table, params, where = self._filters(source, ticker, since, until, role)
         if distinct_story:
             # Only a story's earliest sighting (ever, within the source filter): a story
             # syndicated later is not new news, so it must not reappear in a later window.
@@ -305,7 +382,8 @@ class SQLiteSignalStore:
             where += (" AND NOT EXISTS (SELECT 1 FROM signals e WHERE e.story_id = s.story_id"
                       f"{same_source} AND (e.first_seen_at < s.first_seen_at OR "
                       "(e.first_seen_at = s.first_seen_at AND e.signal_id < s.signal_id)))")
-        fingerprint = query_fingerprint("sqlite", source, ticker, since, until, distinct_story)
+        fingerprint = query_fingerprint("sqlite", source, ticker, since, until, distinct_story,
+                                        *([role] if role else []))
         if cursor:
             fields = decode_cursor(cursor, ("t", "id"), query=fingerprint)
             seen, sid = fields["t"], fields["id"]
@@ -345,12 +423,15 @@ class SQLiteSignalStore:
 
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
-                bucket_seconds: int = 3600) -> list[SummaryBucket]:
+                bucket_seconds: int = 3600, role: str | None = None) -> list[SummaryBucket]:
         bucket_seconds = max(1, int(bucket_seconds))
-        table, params, where = self._filters(source, ticker, since, until)
+        table, params, where = self._filters(source, ticker, since, until, role)
+        # With a ticker: the sentiment toward that company (its entity), else the headline's.
+        label, score = (("COALESCE(t.label, s.label)", "COALESCE(t.score, s.score)") if ticker
+                        else ("s.label", "s.score"))
         sql = (f"SELECT (CAST(strftime('%s', substr(s.first_seen_at, 1, 19)) AS INTEGER) / ?) "
-               f"* ? AS bucket, s.label AS label, COUNT(*) AS n, SUM(s.score) AS total "
-               f"FROM {table} WHERE {where} GROUP BY bucket, s.label ORDER BY bucket")
+               f"* ? AS bucket, {label} AS label, COUNT(*) AS n, SUM({score}) AS total "
+               f"FROM {table} WHERE {where} GROUP BY bucket, {label} ORDER BY bucket")
         with self._translate(), self._conn() as conn:
             rows = conn.execute(sql, [bucket_seconds, bucket_seconds, *params]).fetchall()
         return fold_buckets((r["bucket"], r["label"], r["n"], r["total"]) for r in rows)
@@ -414,4 +495,24 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             st = FeedState.model_validate_json(raw)
             conn.execute("UPDATE feed_state SET items_seen = ?, signals_written = ? "
                          "WHERE feed_id = ?", (st.items_seen, st.signals_written, feed_id))
+    if version < 4:  # entities, roles and per-version scores (one migration for both)
+        have = {r[1] for r in conn.execute("PRAGMA table_info(signals)")}
+        for column, ddl in (("entities", "TEXT NOT NULL DEFAULT '[]'"),
+                            ("events", "TEXT NOT NULL DEFAULT '[]'"), ("tier", "TEXT")):
+            if column not in have:
+                conn.execute(f"ALTER TABLE signals ADD COLUMN {column} {ddl}")
+        have = {r[1] for r in conn.execute("PRAGMA table_info(signal_tickers)")}
+        for column, ddl in (("role", "TEXT"), ("label", "TEXT"), ("score", "REAL")):
+            if column not in have:
+                conn.execute(f"ALTER TABLE signal_tickers ADD COLUMN {column} {ddl}")
+        # Every stored score is its signal's first; signals stored before entities have none
+        # (their ticker rows keep a NULL role: they match a ticker, not a role).
+        conn.execute("INSERT OR IGNORE INTO signal_scores (signal_id, model_version, first, "
+                     "scored_at, label, p_negative, p_neutral, p_positive, score) SELECT "
+                     "signal_id, model_version, 1, scored_at, label, p_negative, p_neutral, "
+                     "p_positive, score FROM signals")
+        conn.execute("INSERT OR IGNORE INTO ticker_scores (ticker, model_version, signal_id, "
+                     "first_seen_at, role, label, score) SELECT t.ticker, s.model_version, "
+                     "t.signal_id, t.first_seen_at, t.role, s.label, s.score FROM "
+                     "signal_tickers t JOIN signals s ON s.signal_id = t.signal_id")
     conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))

@@ -58,6 +58,26 @@ function query(params) {
   return q.toString();
 }
 
+// One chip per company the headline names: ticker, role (raters marked), coloured by the
+// sentiment toward that company. Signals stored before entities show their plain tickers.
+function entityChips(s) {
+  const box = el("span", null, "chips");
+  const entities = s.entities || [];
+  if (!entities.length) {
+    for (const t of s.tickers || []) box.appendChild(el("span", t, "chip"));
+    return box;
+  }
+  for (const e of entities) {
+    const chip = el("span", e.role === "subject" ? e.ticker : `${e.ticker} · ${e.role}`,
+                    `chip ${e.role} ${e.label}`);
+    chip.title = `${e.name}: ${e.role}, ${e.label} (${e.score.toFixed(2)})`;
+    chip.dataset.ticker = e.ticker;
+    chip.dataset.role = e.role;
+    box.appendChild(chip);
+  }
+  return box;
+}
+
 function signalRow(s, fresh) {
   const tr = el("tr", null, fresh ? "fresh" : "");
   tr.dataset.id = s.signal_id;
@@ -69,7 +89,7 @@ function signalRow(s, fresh) {
   } else {
     title.textContent = s.title;
   }
-  if (s.tickers && s.tickers.length) title.appendChild(el("small", ` ${s.tickers.join(" ")}`));
+  title.appendChild(entityChips(s));
   const label = el("td"); label.appendChild(labelBadge(s.label));
   tr.append(title, el("td", s.source_id), label, el("td", s.score.toFixed(2), "num"),
             el("td", fmtTime(s.published_at)), el("td", fmtTime(s.first_seen_at)));

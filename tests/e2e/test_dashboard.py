@@ -13,7 +13,7 @@ from core.adapters.onnx_classifier import OnnxClassifier
 from core.adapters.sqlite_store import SQLiteSignalStore
 from core.models import FeedConfig, FeedState, utcnow
 from tests.support.builders import CHROMIUM_FLAGS as FLAGS
-from tests.support.builders import make_signal
+from tests.support.builders import make_entity_signal, make_signal
 from tests.support.live_server import live_uvicorn
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -26,6 +26,9 @@ def server(classifier: OnnxClassifier, tmp_path: Path) -> Iterator[tuple[str, SQ
     store.put_many([make_signal(i, source="wire", seen=now - timedelta(minutes=30 - i),
                                 tickers=["NOK"] if i == 1 else [],
                                 title=f"Stored headline {i}") for i in range(3)])
+    store.put_many([make_entity_signal(
+        5, [("DB", "rater", (0.2, 0.7, 0.1)), ("TSLA", "subject", (0.8, 0.1, 0.1))],
+        source="wire", seen=now - timedelta(minutes=20), probs=(0.8, 0.1, 0.1))])
     store.put_feed_state(FeedState(feed_id="wire", url="http://127.0.0.1/wire",
                                    last_attempt_at=now, last_success_at=now, items_seen=3,
                                    signals_written=3))
@@ -47,11 +50,16 @@ def test_dashboard_in_chromium(server: tuple[str, SQLiteSignalStore], chromium_p
         page.goto(base + "/")
 
         rows = page.locator("#signals tbody tr")
-        sync_api.expect(rows).to_have_count(3)
+        sync_api.expect(rows).to_have_count(4)
+        # Entity chips: the subject plain, the rater marked as such, coloured by sentiment.
+        sync_api.expect(page.locator('.chip[data-ticker="TSLA"]')).to_have_class(
+            "chip subject negative")
+        sync_api.expect(page.locator('.chip[data-ticker="DB"]')).to_have_text("DB · rater")
+        sync_api.expect(page.locator('#signals .chip:text-is("NOK")')).to_have_count(1)
         sync_api.expect(page.locator("#signals")).to_contain_text("Stored headline 2")
         sync_api.expect(page.locator("#health")).to_contain_text("model ")
         sync_api.expect(page.locator("#feeds tbody")).to_contain_text("Wire")
-        sync_api.expect(page.locator("#label-mix div")).to_have_count(1)  # all positive
+        sync_api.expect(page.locator("#label-mix div")).to_have_count(2)  # 3 positive, 1 negative
         sync_api.expect(page.locator("#chart rect")).not_to_have_count(0)
         sync_api.expect(page.locator("#live")).to_have_text("live: on", timeout=10_000)
         sync_api.expect(page.locator("#alerts-empty")).to_be_visible()  # no --alerts here
@@ -59,7 +67,7 @@ def test_dashboard_in_chromium(server: tuple[str, SQLiteSignalStore], chromium_p
         # A signal stored now arrives over server-sent events, without a reload.
         store.put_many([make_signal(9, source="wire", seen=utcnow(),
                                     title="Fresh headline over SSE")])
-        sync_api.expect(rows).to_have_count(4, timeout=15_000)
+        sync_api.expect(rows).to_have_count(5, timeout=15_000)
         sync_api.expect(rows.first).to_contain_text("Fresh headline over SSE")
         sync_api.expect(page.locator("#live")).to_have_attribute("data-received", "1")
 

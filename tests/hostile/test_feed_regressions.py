@@ -214,7 +214,8 @@ def moto_store() -> Iterator[Any]:
     import boto3
     from moto import mock_aws
 
-    from core.adapters.dynamodb_store import DynamoDBSignalStore, create_table
+    from core.adapters.dynamodb_store import DynamoDBSignalStore
+    from tests.support.dynamodb import create_table
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")

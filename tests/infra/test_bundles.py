@@ -31,12 +31,12 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 pytest.importorskip("aws_cdk", reason="needs the infra extra")
 
-from core.adapters.dynamodb_store import create_table
 from core.names import METRIC_INGEST_SUCCEEDED, PUBLIC_PATHS, PUBLIC_PREFIXES
 from infra import app as infra_app
 from infra.bundling import HANDLERS, NOT_BUNDLED, BundleTarget, build_bundle
 from infra.stacks import ROUTES
 from model.export import export_sagemaker
+from tests.support.dynamodb import create_table
 from tests.support.events import api_event, scheduled_event
 from tests.support.feed_server import FeedServer, Route, rss
 

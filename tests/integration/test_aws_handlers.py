@@ -20,9 +20,9 @@ from moto import mock_aws
 
 import api.lambda_handler as api_lambda
 import core.wiring as wiring
-from core.adapters.dynamodb_store import create_table
 from ingest import lambda_handler as ingest_lambda
 from model.export import export_sagemaker
+from tests.support.dynamodb import create_table
 from tests.support.events import api_event, scheduled_event
 from tests.support.feed_server import FeedServer, Route, rss
 

@@ -60,7 +60,8 @@ def test_classify_texts(tiny_model_dir: Path) -> None:
     out = lines(r.stdout)
     assert [o["text"] for o in out] == ["profit rose to a record", "profit fell to a loss"]
     assert [o["label"] for o in out] == ["positive", "negative"]
-    assert set(out[0]) == {"text", "label", "probabilities", "score", "model_version"}
+    assert set(out[0]) == {"text", "label", "probabilities", "score", "model_version",
+                           "entities"}
 
 
 def test_classify_csv_with_multiline_fields_keeps_row_order(tiny_model_dir: Path,
@@ -480,3 +481,66 @@ def test_teacher_label_ensemble_relabels_with_named_teachers(tiny_model_dir: Pat
             "2", "--source", str(src), "--out", str(tmp_path / "x.csv"), env_extra=env)
     assert r.returncode != 0 and "--ensemble relabels" in r.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_bench_entities_prints_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "entities.json"
+    r = run("bench", "entities", "--runs", "1", "--out", str(out), timeout=300)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "entities"
+    scored = result["headlines"]["scored"]
+    assert scored["naming_a_known_company"] > 150
+    assert 0 <= scored["recall_as_subject"] <= scored["recall"] <= 1
+    assert set(scored["by_pattern"]) >= {"plain subject"}
+    assert result["finentity"]["passages"] == 702
+    assert result["false_positives"]["no_company_sentences"] >= 100
+    assert result["false_positives"]["phrasebank_sentences"] == 4846
+    assert result["linking"]["p50_us"] > 0 and result["summary"]["recall"] == scored[
+        "recall_as_subject"]
+
+
+def test_bench_compare_runs_both_checkouts_interleaved(tiny_model_dir: Path,
+                                                       tmp_path: Path) -> None:
+    """This checkout against itself: every shared figure gets a median and a ratio."""
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "compare.json"
+    r = run("bench", "compare", "--before", str(root), "--rounds", "2", "--out", str(out),
+            "--", "ingest", "--model-dir", str(tiny_model_dir), "--feeds", "2", "--items",
+            "5", "--latency-ms", "0", "--runs", "1", timeout=300)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["rounds"] == 2 and len(result["per_round"]["before"]) == 2
+    assert result["median_before"]["signals_written"] == result["median_after"][
+        "signals_written"] == 10
+    assert result["ratio_after_over_before"]["signals_written"] == 1.0
+    bad = run("bench", "compare", "--before", str(tmp_path), "--", "ingest")
+    assert bad.returncode == 2 and "not a checkout" in bad.stderr
+
+
+def test_entities_and_universe_commands(tmp_path: Path) -> None:
+    r = run("entities", "Goldman cuts Apple to Sell", "Board meets Monday")
+    assert r.returncode == 0, r.stderr
+    first, second = lines(r.stdout)
+    assert [(e["ticker"], e["role"], e["span"]) for e in first["entities"]] == [
+        ("GS", "rater", [0, 7]), ("AAPL", "subject", [13, 18])]
+    assert second["entities"] == []
+    assert run("entities").returncode == 2  # neither TEXT nor --input
+    shown = lines(run("universe", "show", "NOKIA.HE").stdout)
+    assert shown[0]["ticker"] == "NOK" and shown[0]["links_as"] == {"Nokia": "always"}
+    missing = run("universe", "show", "no such company at all")
+    assert missing.returncode == 2 and "no company" in missing.stderr
+    sec = tmp_path / "sec.json"
+    sec.write_text(json.dumps({"0": {"cik_str": 7, "ticker": "ACME",
+                                     "title": "ACME ROCKETS CORP /DE/"}}))
+    out = tmp_path / "u.jsonl.gz"
+    r = run("universe", "update", "--sec", str(sec), "--out", str(out), "--no-indices")
+    assert r.returncode == 0, r.stderr
+    assert lines(r.stdout)[0]["added"] == ["ACME"]
+    sec.write_text("{not json")
+    bad = run("universe", "update", "--sec", str(sec), "--out", str(out), "--no-indices")
+    assert bad.returncode == 2 and f"{sec}:1" in bad.stderr
+    mine = tmp_path / "mine.csv"
+    mine.write_text("name,ticker\nAcme Rockets,ACME\n")
+    r = run("entities", "--tickers", str(mine), "Acme Rockets lifts guidance")
+    assert [e["ticker"] for e in lines(r.stdout)[0]["entities"]] == ["ACME"]

@@ -65,7 +65,12 @@ def test_each_good_item_is_stored_exactly_once(classifier: OnnxClassifier,
     nokia = by_title["Nokia shares jump on record profit"]
     assert nokia.published_at == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
     assert nokia.tickers == ["NOK"]
-    assert by_title["$AAPL profit fell to a loss"].tickers == ["NOK", "AAPL"]
+    # Subjects first, then the feed's configured tickers (NOK).
+    apple = by_title["$AAPL profit fell to a loss"]
+    assert apple.tickers == ["AAPL", "NOK"]
+    assert [(e.ticker, e.role.value, e.span) for e in apple.entities] == [
+        ("AAPL", "subject", (0, 5))]
+    assert apple.entities[0].label == apple.label  # the headline's, until entity sentiment
     assert by_title["Board meets Monday"].published_at is None
     assert all(s.model_version == classifier.model_version for s in stored)
 

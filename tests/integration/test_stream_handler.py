@@ -16,10 +16,11 @@ import pytest
 from moto import mock_aws
 
 import core.wiring as wiring
-from core.adapters.dynamodb_store import DynamoDBSignalStore, create_table
+from core.adapters.dynamodb_store import DynamoDBSignalStore
 from core.names import EVENT_SIGNAL_CREATED, EVENT_SOURCE
 from ingest import stream_handler
 from tests.support.builders import make_signal
+from tests.support.dynamodb import create_table
 
 REGION = "us-east-1"
 
@@ -122,7 +123,8 @@ def test_one_event_per_signal_and_none_for_copies_or_markers(aws: dict[str, Any]
     assert {e["source"] for e in everything} == {"news-signals"}
     first = next(e["detail"] for e in everything if e["detail"]["signal_id"] ==
                  signals[0].signal_id)
-    assert first == json.loads(signals[0].model_dump_json())  # the public JSON, whole
+    # The public JSON, whole, plus the subjects a rule can match on.
+    assert first == {**json.loads(signals[0].model_dump_json()), "subjects": []}
     (aapl,) = drain(aws["sqs"], aws["queues"]["aapl"])
     assert aapl["detail"]["signal_id"] == signals[0].signal_id
 
@@ -198,3 +200,39 @@ def test_a_sentiment_shift_is_one_event_per_cooldown(aws: dict[str, Any]) -> Non
     # Redelivered or next batch within the cooldown: no second alert.
     stream_handler.handler({"Records": recent}, None)
     assert drain(aws["sqs"], aws["queues"]["shifts"]) == []
+
+
+def test_a_rule_on_a_subject_ticker_matches_subjects_never_raters() -> None:
+    """The README's rule example, evaluated by EventBridge's own pattern matcher (moto):
+    "news about TSLA" matches where TSLA is a subject, not where it only rates others."""
+    import boto3
+    from moto import mock_aws
+
+    from core.adapters.eventbridge import event_detail
+    from tests.support.builders import make_entity_signal
+
+    subject = make_entity_signal(1, [("DB", "rater", (0.1, 0.8, 0.1)),
+                                     ("TSLA", "subject", (0.8, 0.1, 0.1))])
+    rater_only = make_entity_signal(2, [("TSLA", "rater", (0.1, 0.8, 0.1)),
+                                        ("F", "subject", (0.8, 0.1, 0.1))])
+    pattern = json.dumps({"source": ["news-signals"], "detail-type": ["Signal Created"],
+                          "detail": {"subjects": ["TSLA"]}})
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="tsla-news")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        events.create_event_bus(Name="news-signals")
+        events.put_rule(Name="tsla", EventBusName="news-signals", EventPattern=pattern)
+        events.put_targets(Rule="tsla", EventBusName="news-signals",
+                           Targets=[{"Id": "q", "Arn": arn}])
+        for signal in (subject, rater_only):
+            events.put_events(Entries=[{"Source": "news-signals",
+                                        "DetailType": "Signal Created",
+                                        "Detail": event_detail(signal),
+                                        "EventBusName": "news-signals"}])
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        delivered = [json.loads(m["Body"])["detail"]["signal_id"] for m in got]
+        assert delivered == [subject.signal_id]
+    assert json.loads(event_detail(subject))["entities"][1]["role"] == "subject"

@@ -16,10 +16,11 @@ from moto import mock_aws
 
 import core.wiring as wiring
 from api import ws
-from core.adapters.dynamodb_store import DynamoDBSignalStore, create_table
+from core.adapters.dynamodb_store import DynamoDBSignalStore
 from core.adapters.ws_registry import CONNECTION_TTL_S, ConnectionRegistry
 from ingest import stream_handler
 from tests.support.builders import make_signal
+from tests.support.dynamodb import create_table
 
 REGION = "us-east-1"
 ENDPOINT = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"

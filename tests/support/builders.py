@@ -46,3 +46,23 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
         w.writerow(["text", "label"])
         w.writerows(rows)
     return path
+
+
+def make_entity_signal(i: int, entities: list[tuple[str, str, tuple[float, float, float]]], *,
+                       probs: tuple[float, float, float] = (0.1, 0.2, 0.7),
+                       seen: datetime | None = None, source: str = "feed-a",
+                       extra_tickers: tuple[str, ...] = ()) -> Signal:
+    """A signal whose title names these companies (ticker, role, sentiment toward it); the
+    tickers follow the contract: subjects, then mentioned, never a rater."""
+    from core.models import EntityMention, Role, tickers_of
+
+    mentions = [EntityMention(ticker=t, name=f"{t} Corp", cik=None, span=(k * 10, k * 10 + 4),
+                              role=Role(role)) for k, (t, role, _) in enumerate(entities)]
+    article = Article(source_id=source, title=f"Entity headline {i}", guid=f"e-{i}",
+                      link=f"https://news.example/e{i}",
+                      first_seen_at=seen or T0 + timedelta(minutes=i), entities=mentions,
+                      tickers=tickers_of(mentions, extra_tickers))
+    return Signal.from_article(article, Prediction.from_probabilities(probs, "test-v1"),
+                               scored_at=(seen or T0) + timedelta(seconds=1),
+                               entity_predictions=[Prediction.from_probabilities(p, "test-v1")
+                                                   for _, _, p in entities])

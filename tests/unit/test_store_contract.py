@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.adapters.dynamodb_store import DynamoDBSignalStore, create_table
+from core.adapters.dynamodb_store import DynamoDBSignalStore
 from core.adapters.sqlite_store import SCHEMA_VERSION, SQLiteSignalStore
 from core.errors import InvalidInputError
 from core.models import FeedState
@@ -23,6 +23,7 @@ from core.ports import SignalStore
 from core.text import make_link_key
 from core.wiring import build_store
 from tests.support.builders import T0, make_signal
+from tests.support.dynamodb import create_table
 
 
 @contextmanager
@@ -390,3 +391,76 @@ def test_a_foreign_or_forged_cursor_fails_before_the_backend_is_called(
             store.query(limit=1, **kwargs)  # type: ignore[arg-type]
         assert info.value.field == "cursor"
     assert calls == []
+
+
+def test_entities_round_trip_and_ticker_queries_follow_roles(store: SignalStore) -> None:
+    from tests.support.builders import make_entity_signal
+
+    # Headline negative; toward Tesla negative, Ford (mentioned) positive; DB is the rater.
+    a = make_entity_signal(1, [("DB", "rater", (0.1, 0.8, 0.1)),
+                               ("TSLA", "subject", (0.9, 0.05, 0.05)),
+                               ("F", "mentioned", (0.05, 0.05, 0.9))], probs=(0.8, 0.1, 0.1))
+    b = make_entity_signal(2, [("F", "subject", (0.1, 0.1, 0.8))], probs=(0.1, 0.1, 0.8))
+    assert store.put_many([a, b]).written == 2
+    got = store.get(a.signal_id)
+    assert got == a and [e.role.value for e in got.entities] == ["rater", "subject",
+                                                                   "mentioned"]
+    assert a.tickers == ["TSLA", "F"]
+    assert store.query(ticker="DB").items == []  # a rater never matches its ticker
+    assert [s.signal_id for s in store.query(ticker="F").items] == [b.signal_id, a.signal_id]
+    assert [s.signal_id for s in store.query(ticker="F", role="subject").items] == [
+        b.signal_id]
+    assert [s.signal_id for s in store.query(ticker="F", role="mentioned").items] == [
+        a.signal_id]
+    # The per-ticker summary reads the sentiment toward that company, not the headline's.
+    (bucket,) = store.summary(ticker="F", bucket_seconds=86400)
+    assert bucket.counts == {"negative": 0, "neutral": 0, "positive": 2}
+    assert bucket.mean_score == pytest.approx((0.85 + 0.7) / 2)
+    (tesla,) = store.summary(ticker="TSLA", bucket_seconds=86400)
+    assert tesla.counts["negative"] == 1 and tesla.mean_score == pytest.approx(-0.85)
+    (everything,) = store.summary(bucket_seconds=86400)
+    assert everything.counts == {"negative": 1, "neutral": 0, "positive": 1}
+
+
+def test_sqlite_migrates_a_populated_version_3_store(tmp_path: Path) -> None:
+    """A copy of a store the previous release wrote (tests/fixtures/signals-v3.db, schema 3:
+    40 signals, tickers, feed state): every signal, count and query survives; old signals
+    simply have no entities; their first scores land in the per-version tables."""
+    import shutil
+    import sqlite3
+
+    path = tmp_path / "copy.db"
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "signals-v3.db", path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 3
+        before = conn.execute("SELECT signal_id, title, label, score, tickers FROM signals "
+                              "ORDER BY signal_id").fetchall()
+        ticker_rows = conn.execute("SELECT COUNT(*) FROM signal_tickers").fetchone()[0]
+    store = SQLiteSignalStore(path)
+    try:
+        page = store.query(limit=1000)
+        assert len(page.items) == len(before) == 40
+        after = sorted((s.signal_id, s.title, s.label.value, s.score, json.dumps(s.tickers))
+                       for s in page.items)
+        assert after == [tuple(r) for r in before]
+        assert all(s.entities == [] for s in page.items)
+        assert len(store.query(ticker="TSLA", limit=1000).items) == 16
+        assert store.query(ticker="TSLA", role="subject").items == []  # roles unknown before
+        assert store.get_feed_states()["wire"].items_seen == 25
+        with store._conn() as conn:
+            assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == 4
+            assert tuple(conn.execute("SELECT COUNT(*), SUM(first) FROM signal_scores"
+                                      ).fetchone()) == (40, 40)
+            assert conn.execute("SELECT COUNT(*) FROM ticker_scores").fetchone()[0] == (
+                ticker_rows)
+        # New signals with entities go in beside the old ones.
+        from tests.support.builders import make_entity_signal
+
+        assert store.put_many([make_entity_signal(99, [("TSLA", "subject",
+                                                        (0.1, 0.1, 0.8))])]).written == 1
+        assert len(store.query(ticker="TSLA", role="subject").items) == 1
+    finally:
+        store.close()
+    reopened = SQLiteSignalStore(path)  # idempotent: opening again migrates nothing
+    assert len(reopened.query(limit=1000).items) == 41
+    reopened.close()
