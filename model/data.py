@@ -144,21 +144,24 @@ class SplitConfig(BaseModel):
 
 
 def load_training_data(cfg: SplitConfig) -> dict[str, tuple[list[str], list[str]]]:
-    """train (PhraseBank train part + headlines), validation per source, never the test."""
-    texts, labels = load_labelled_csv(cfg.train_csv)
+    """train (PhraseBank train part + headlines), validation per source, never the test.
+    Loaded and split as `datasets` (model/datasets.py); returned as (texts, labels)."""
+    from datasets import concatenate_datasets
+
+    from model import datasets as hf
+
+    fpb = hf.phrasebank(cfg.train_csv)
     if cfg.val_fraction > 0:
-        (tr_x, tr_y), fpb_val = stratified_split(texts, labels, cfg.val_fraction,
-                                                 cfg.split_seed)
+        train, fpb_val = hf.split(fpb, cfg.val_fraction, cfg.split_seed)
     else:
-        tr_x, tr_y, fpb_val = texts, labels, ([], [])
-    data = {"train": (tr_x, tr_y), "train_phrasebank": (tr_x, tr_y), "val_phrasebank": fpb_val}
+        train, fpb_val = fpb, fpb.select([])
+    data = {"train": hf.as_lists(train), "train_phrasebank": hf.as_lists(train),
+            "val_phrasebank": hf.as_lists(fpb_val)}
     if cfg.headlines_csv is not None:
-        h_x, h_y = load_labelled_csv(cfg.headlines_csv, numeric=TWITTER_LABELS)
         # The headline holdout depends on the data only (fixed seed), so every training
         # seed is scored on the same validation headlines.
-        (h_tr_x, h_tr_y), h_val = stratified_split(h_x, h_y, cfg.headlines_val_fraction, 0)
-        data["train"] = (tr_x + h_tr_x, tr_y + h_tr_y)
-        data["val_headlines"] = h_val
+        h_train, h_val = hf.split(hf.headlines(cfg.headlines_csv),
+                                  cfg.headlines_val_fraction, 0)
+        data["train"] = hf.as_lists(concatenate_datasets([train, h_train]))
+        data["val_headlines"] = hf.as_lists(h_val)
     return data
-
-

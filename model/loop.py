@@ -132,7 +132,9 @@ def fit(model: Any, tokenizer: Any, texts: Sequence[str],
     from transformers import get_linear_schedule_with_warmup
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    enc = tokenizer(list(texts), truncation=True, max_length=cfg.max_length)
+    from model.datasets import tokenize
+
+    enc = tokenize(texts, tokenizer, cfg.max_length)  # a batched Dataset.map
     lengths = [len(ids) for ids in enc["input_ids"]]
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
