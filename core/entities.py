@@ -159,17 +159,20 @@ _FOLD_EXTRA = {"ø": "o", "Ø": "o", "æ": "a", "Æ": "a", "đ": "d", "ł": "l",
 
 def fold(text: str) -> str:
     """Lower case without accents, one character for one (offsets stay valid): "Wärtsilä"
-    and "Wartsila" fold alike."""
+    and "Wartsila" fold alike; hyphens fold to spaces ("Franco-Nevada")."""
+    if text.isascii():
+        return text.lower().replace("-", " ")
+    return "".join(map(_fold_char, text))
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
     import unicodedata
 
-    out = []
-    for c in text:
-        if c.isascii():
-            out.append(" " if c == "-" else c.lower())  # "Franco-Nevada" ~ "Franco Nevada"
-            continue
-        base = _FOLD_EXTRA.get(c) or unicodedata.normalize("NFKD", c)[:1].lower()
-        out.append(base if len(base) == 1 else c)
-    return "".join(out)
+    if c.isascii():
+        return " " if c == "-" else c.lower()
+    base = _FOLD_EXTRA.get(c) or unicodedata.normalize("NFKD", c)[:1].lower()
+    return base if len(base) == 1 else c
 
 
 def _boundary_ok(text: str, start: int, end: int) -> bool:
@@ -347,8 +350,10 @@ class Linker:
             after[0].endswith("s") and after[0].isalpha() and not after[0].endswith("ss")))
 
     def _code_mentions(self, text: str) -> list[Mention]:
-        out = []
-        for pattern in (_CASHTAG, _EXCHANGE, _REUTERS, _BRACKETED):
+        out: list[Mention] = []
+        patterns = [rx for rx, mark in ((_CASHTAG, "$"), (_EXCHANGE, "("), (_REUTERS, "<"),
+                                        (_BRACKETED, "(")) if mark in text]
+        for pattern in patterns:
             for m in pattern.finditer(text):
                 code = m.group(1).upper()
                 if pattern is _REUTERS and m.group(2) not in _US_RICS:
@@ -381,6 +386,8 @@ class Linker:
         mention; and whether more than MAX_ENTITIES_PER_SIGNAL were found (the rest are
         dropped)."""
         mentions = self.mentions(text)
+        if not mentions:
+            return [], False
         assign_roles(text[:MAX_SCAN], mentions)
         out: list[EntityMention] = []
         seen: dict[str, int] = {}

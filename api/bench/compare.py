@@ -38,9 +38,15 @@ def _one(code_dir: Path | None, args: list[str]) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def _figures(doc: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in doc.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)}
+def _figures(doc: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric figures, nested ones named with dots ("single.p50_ms"); lists are skipped."""
+    out: dict[str, float] = {}
+    for k, v in doc.items():
+        if isinstance(v, dict) and k not in ("machine", "per_round"):
+            out.update(_figures(v, f"{prefix}{k}."))
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+    return out
 
 
 def compare(before: Path, args: list[str], *, rounds: int = 3) -> dict[str, Any]:
