@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import random
 import re
+import zlib
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -165,3 +167,23 @@ def load_training_data(cfg: SplitConfig) -> dict[str, tuple[list[str], list[str]
         data["train"] = hf.as_lists(concatenate_datasets([train, h_train]))
         data["val_headlines"] = hf.as_lists(h_val)
     return data
+
+
+def grouped_folds(texts: Sequence[str], folds: int, seed: int = 0) -> list[int]:
+    """Fold of each sentence: near-duplicate groups are never split, folds stay balanced.
+
+    Groups are dealt largest first to the currently smallest fold (ties broken by a seeded
+    hash), which keeps fold sizes within one group of each other."""
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(texts):
+        groups.setdefault(near_duplicate_key(t), []).append(i)
+    order = sorted(groups.items(), key=lambda kv: (-len(kv[1]),
+                                                   zlib.crc32(f"{seed}:{kv[0]}".encode())))
+    sizes = [0] * folds
+    fold_of = [0] * len(texts)
+    for _, members in order:
+        k = min(range(folds), key=lambda f: (sizes[f], f))
+        for i in members:
+            fold_of[i] = k
+        sizes[k] += len(members)
+    return fold_of

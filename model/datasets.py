@@ -21,6 +21,7 @@ from model.data import (
     SOFT_LABELS,
     TWITTER_LABELS,
     TWITTER_TRAIN,
+    grouped_folds,
     load_labelled_csv,
     stratified_split,
 )
@@ -113,9 +114,7 @@ def split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
 
 
 def folds(ds: Dataset, k: int, seed: int = 0) -> list[Dataset]:
-    """k folds; near-duplicate sentences stay in one fold (model.protocol.grouped_folds)."""
-    from model.protocol import grouped_folds
-
+    """k folds; near-duplicate sentences stay in one fold (model.data.grouped_folds)."""
     fold_of = grouped_folds(ds["text"], k, seed)
     return [ds.select([i for i, f in enumerate(fold_of) if f == n]) for n in range(k)]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from core.names import METRICS_FILE
 from model.data import (
     FPB_DIR,
+    grouped_folds,
     load_phrasebank_txt,
     near_duplicate_key,
     repo_relative,
@@ -37,26 +37,6 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "best_epoch": ("best_epoch",),
     "train_seconds": ("train_seconds",),
 }
-
-
-def grouped_folds(texts: Sequence[str], folds: int, seed: int = 0) -> list[int]:
-    """Fold of each sentence: near-duplicate groups are never split, folds stay balanced.
-
-    Groups are dealt largest first to the currently smallest fold (ties broken by a seeded
-    hash), which keeps fold sizes within one group of each other."""
-    groups: dict[str, list[int]] = {}
-    for i, t in enumerate(texts):
-        groups.setdefault(near_duplicate_key(t), []).append(i)
-    order = sorted(groups.items(), key=lambda kv: (-len(kv[1]),
-                                                   zlib.crc32(f"{seed}:{kv[0]}".encode())))
-    sizes = [0] * folds
-    fold_of = [0] * len(texts)
-    for _, members in order:
-        k = min(range(folds), key=lambda f: (sizes[f], f))
-        for i in members:
-            fold_of[i] = k
-        sizes[k] += len(members)
-    return fold_of
 
 
 def _get(metrics: dict, path: tuple[str, ...]) -> float | None:
