@@ -23,6 +23,8 @@ from api.schemas import (
     PredictionOut,
     SignalsResponse,
     SummaryResponse,
+    TargetOut,
+    find_target,
 )
 from api.stream import StreamFilter, signal_events
 from core.alerts import Alert
@@ -81,16 +83,29 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
     async def classify_payload(body: ClassifyRequest) -> tuple[bytes, str]:
         started = time.perf_counter()
         texts = body.texts()
-        predictions = await services.classify_async(texts)
-        model_ms = (time.perf_counter() - started) * 1000
         found = await services.entities_async(texts)
+        asked = body.target_lists()
+        target_spans = [[find_target(t, x) or (0, 0) for x in targets]
+                        for t, targets in zip(texts, asked or [[] for _ in texts], strict=True)]
+        # One model run per text gives its prediction and the sentiment toward every
+        # company in it (a text naming none takes the plain path, micro-batching included).
+        spans = [[m.span for m in f] + ts for f, ts in zip(found, target_spans, strict=True)]
+        scored = await services.score_async(texts, spans)
+        model_ms = (time.perf_counter() - started) * 1000
+        predictions = []
+        for text, mentions, (p, per), targets in zip(texts, found, scored,
+                                                     asked or [[] for _ in texts], strict=True):
+            entities = [Entity.of(m, q) for m, q in zip(mentions, per, strict=False)]
+            asked_out = ([TargetOut.of(x, q) for x, q in zip(targets, per[len(mentions):],
+                                                              strict=True)]
+                         if asked is not None else None)
+            predictions.append(PredictionOut.of(text, p, entities, asked_out))
         # The bytes are built once, from the model that validated them; FastAPI's second
         # validation and encoding of a returned model are skipped (response_model still
         # documents the shape).
-        out = ClassifyResponse(predictions=[
-            PredictionOut.of(t, p, [Entity.of(m, p) for m in mentions])
-            for t, p, mentions in zip(texts, predictions, found, strict=True)])
-        payload = out.model_dump_json().encode()
+        out = ClassifyResponse(predictions=predictions)
+        exclude = None if asked is not None else {"predictions": {"__all__": {"targets"}}}
+        payload = out.model_dump_json(exclude=exclude).encode()
         # Server-Timing: where a request's milliseconds go, for clients and the HTTP
         # benchmark (model = the pool hop, tokenizing and the model; route = all of this
         # handler after the body was parsed and validated).

@@ -103,6 +103,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     if bool(args.texts) == bool(args.input):
         raise InvalidInputError("give either TEXT arguments or --input FILE")
+    if args.target_column:
+        return _classify_targets(args)
     texts = [t.strip() for t in args.texts] if args.texts else read_texts(
         args.input, text_column=args.text_column)
     for i, t in enumerate(texts):
@@ -121,11 +123,65 @@ def cmd_classify(args: argparse.Namespace) -> int:
             for i in range(0, len(texts), chunk):
                 part = texts[i:i + chunk]
                 for text, (p, entities) in zip(part, service.analyse(part), strict=True):
-                    out.write(PredictionOut.of(text, p, entities).model_dump_json() + "\n")
+                    out.write(PredictionOut.of(text, p, entities).model_dump_json(
+                        exclude={"targets"}) + "\n")
                 bar.update(len(part))
     finally:
         if out is not sys.stdout:
             out.close()
+    return 0
+
+
+def _classify_targets(args: argparse.Namespace) -> int:
+    """One line per row: the sentiment toward that row's target in its text. Every row is
+    checked before anything is written, and the output appears whole or not at all."""
+    import os
+    import tempfile
+
+    from tqdm import tqdm
+
+    from api.schemas import find_target
+    from api.textio import read_pairs
+    from core.service import SignalService
+    from core.wiring import build_classifier, retry_policy
+
+    if not args.input:
+        raise InvalidInputError("--target-column reads --input FILE (CSV or JSONL)")
+    rows = read_pairs(args.input, text_column=args.text_column,
+                      target_column=args.target_column)
+    spans = []
+    for text, target, where in rows:
+        if len(text) > 20_000:
+            raise InvalidInputError(f"{where}: text over 20,000 characters")
+        span = find_target(text, target)
+        if span is None:
+            raise InvalidInputError(f"{where}: target {target[:80]!r} does not occur in its "
+                                    "text")
+        spans.append(span)
+    settings = settings_from(args)
+    service = SignalService(None, build_classifier(settings), retry=retry_policy(settings))
+    lines = []
+    chunk = 64
+    with tqdm(total=len(rows), desc="classify targets", unit="row", file=sys.stderr,
+              disable=len(rows) <= chunk) as bar:
+        for i in range(0, len(rows), chunk):
+            part = rows[i:i + chunk]
+            scored = service.score([t for t, _, _ in part], [[s] for s in spans[i:i + chunk]])
+            for (text, target, _), (_, (q,)) in zip(part, scored, strict=True):
+                lines.append(json.dumps({
+                    "text": text, "target": target, "label": q.label.value,
+                    "probabilities": q.probabilities.model_dump(), "score": q.score,
+                    "model_version": q.model_version}))
+            bar.update(len(part))
+    if not args.output:
+        for line in lines:
+            emit(line)
+        return 0
+    out = Path(args.output)
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=".newsig-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+    os.replace(tmp, out)
     return 0
 
 
@@ -285,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--input", help="CSV, JSONL or TXT file (- for stdin)")
     p.add_argument("--text-column", default="text")
+    p.add_argument("--target-column", default=None,
+                   help="with --input: the sentiment toward this column's company in each "
+                        "row's text (one line per row)")
     p.add_argument("--output", help="write JSON lines here instead of stdout")
     model_arg(p)
     p.set_defaults(func=cmd_classify)

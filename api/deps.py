@@ -71,6 +71,22 @@ class Services:
                 self._in_flight -= 1
         return await run_in_threadpool(self.service.classify, texts)
 
+    async def score_async(self, texts: list[str], spans: list[list[tuple[int, int]]]
+                          ) -> list[tuple[Prediction, list[Prediction]]]:
+        """Each text's prediction and the sentiment toward its spans. Texts with no span, or
+        a classifier without an entity head, take the plain path (classify_async, with
+        micro-batching where on); a span's sentiment is then its text's."""
+        from starlette.concurrency import run_in_threadpool
+
+        if not any(spans) or not ((self.service.classifier_ready and self.service.targeted)
+                                  or await run_in_threadpool(lambda: self.service.targeted)):
+            return [(p, [p] * len(s)) for p, s in
+                    zip(await self.classify_async(texts), spans, strict=True)]
+        if self._executor is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self.service.score, texts, spans)
+        return await run_in_threadpool(self.service.score, texts, spans)
+
     async def entities_async(self, texts: list[str]) -> list[list[EntityMention]]:
         """The companies each text names. Linking takes microseconds; only building the
         linker (once, about a second) leaves the event loop."""

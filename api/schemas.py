@@ -14,7 +14,12 @@ from pydantic import (
 )
 
 from core.models import Entity, Prediction, Probabilities, Sentiment, Signal, SummaryBucket
-from core.names import MAX_HEADLINE_CHARS, MAX_HEADLINES_PER_REQUEST
+from core.names import (
+    MAX_ENTITIES_PER_SIGNAL,
+    MAX_HEADLINE_CHARS,
+    MAX_HEADLINES_PER_REQUEST,
+    MAX_TARGET_CHARS,
+)
 from core.service import Health
 from core.text import VISIBLE_CHAR
 
@@ -36,6 +41,13 @@ Headline = Annotated[str, StringConstraints(min_length=1, max_length=MAX_HEADLIN
 HeadlineList = Annotated[list[Headline], Field(min_length=1,
                                                   max_length=MAX_HEADLINES_PER_REQUEST)]
 
+#: A company as the headline writes it: 1-200 characters, to be found in its headline.
+Target = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TARGET_CHARS,
+                                          pattern=VISIBLE_CHAR), AfterValidator(_clean)]
+TargetList = Annotated[list[Target], Field(min_length=1, max_length=MAX_ENTITIES_PER_SIGNAL)]
+TargetLists = Annotated[list[TargetList], Field(min_length=1,
+                                                max_length=MAX_HEADLINES_PER_REQUEST)]
+
 _BODY_FIELDS = ("headline", "headlines", "query", "inputs")
 
 
@@ -49,8 +61,11 @@ def _exactly_one_schema(schema: dict[str, Any]) -> None:
             prop.update(options[0])
         elif options:
             prop["anyOf"] = options
+    targets = schema["properties"]["targets"]
+    targets["anyOf"] = [o for o in targets.get("anyOf", []) if o.get("type") != "null"]
+    targets.pop("default", None)
     schema["oneOf"] = [{"required": [name]} for name in _BODY_FIELDS]
-    schema["minProperties"] = schema["maxProperties"] = 1
+    schema["minProperties"], schema["maxProperties"] = 1, 2
 
 
 class OriginalQuery(BaseModel):
@@ -69,6 +84,9 @@ class ClassifyRequest(BaseModel):
     headlines: HeadlineList | None = None
     query: OriginalQuery | None = None
     inputs: Headline | HeadlineList | None = None
+    targets: TargetList | TargetLists | None = Field(
+        default=None, description="the companies to score the sentiment toward, as written in "
+        "the text: a list with one headline, one list per headline with `headlines`")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ClassifyRequest:
@@ -81,7 +99,26 @@ class ClassifyRequest(BaseModel):
                 "give exactly one of 'headline', 'headlines' "
                 f"(1-{MAX_HEADLINES_PER_REQUEST} items), 'query.headline' or 'inputs' "
                 f"(got {', '.join(given) or 'none'})")
+        if self.targets is not None:
+            self.target_lists()  # checks shape and that each target is in its text
         return self
+
+    def target_lists(self) -> list[list[str]] | None:
+        """One list of targets per text, each found in its text; None without targets."""
+        if self.targets is None:
+            return None
+        texts = self.texts()
+        nested = bool(self.targets) and isinstance(self.targets[0], list)
+        lists: list[list[str]] = ([list(t) for t in self.targets] if nested
+                                  else [list(self.targets)])  # type: ignore[arg-type]
+        if len(lists) != len(texts):
+            raise ValueError(f"targets: give one list of targets per headline ({len(texts)}), "
+                             f"not {len(lists)}")
+        for i, (text, targets) in enumerate(zip(texts, lists, strict=True)):
+            for target in targets:
+                if find_target(text, target) is None:
+                    raise ValueError(f"target {target[:80]!r} does not occur in headline {i}")
+        return lists
 
     def texts(self) -> list[str]:
         if self.headline is not None:
@@ -94,6 +131,25 @@ class ClassifyRequest(BaseModel):
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
 
 
+def find_target(text: str, target: str) -> tuple[int, int] | None:
+    """[start, end) of the target in the text: as written, else ignoring case."""
+    at = text.find(target)
+    if at < 0:
+        at = text.lower().find(target.lower())
+    return None if at < 0 else (at, at + len(target))
+
+
+class TargetOut(BaseModel):
+    target: str
+    label: Sentiment
+    probabilities: Probabilities
+    score: float
+
+    @classmethod
+    def of(cls, target: str, p: Prediction) -> TargetOut:
+        return cls(target=target, label=p.label, probabilities=p.probabilities, score=p.score)
+
+
 class PredictionOut(BaseModel):
     text: str
     label: Sentiment
@@ -103,12 +159,14 @@ class PredictionOut(BaseModel):
     entities: list[Entity] = Field(
         default_factory=list, description="the companies the text names: ticker, name, cik, "
         "span [start, end), role (subject, mentioned, rater) and the sentiment toward each")
+    targets: list[TargetOut] | None = Field(
+        default=None, description="with `targets` in the request: the sentiment toward each")
 
     @classmethod
-    def of(cls, text: str, p: Prediction, entities: list[Entity] | None = None
-           ) -> PredictionOut:
+    def of(cls, text: str, p: Prediction, entities: list[Entity] | None = None,
+           targets: list[TargetOut] | None = None) -> PredictionOut:
         return cls(text=text, label=p.label, probabilities=p.probabilities, score=p.score,
-                   model_version=p.model_version, entities=entities or [])
+                   model_version=p.model_version, entities=entities or [], targets=targets)
 
 
 class ClassifyResponse(BaseModel):

@@ -72,3 +72,48 @@ def _read_jsonl(p: Path, column: str) -> list[str]:
                 obj = obj[column]
             texts.append(_check(obj, f"{p}:{n}", column))
     return texts
+
+
+def read_pairs(path: str, *, text_column: str, target_column: str
+               ) -> list[tuple[str, str, str]]:
+    """(text, target, where) rows of a CSV or JSONL file, for `newsig classify
+    --target-column`; `where` is "file:line" for error messages."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"{p}: no such file")
+    rows: list[tuple[str, str, str]] = []
+    try:
+        if p.suffix.lower() in (".jsonl", ".ndjson"):
+            with p.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InvalidInputError(f"{p}:{n}: invalid JSON ({exc.msg})") from exc
+                    if not isinstance(obj, dict):
+                        raise InvalidInputError(f"{p}:{n}: not an object")
+                    where = f"{p}:{n}"
+                    rows.append((_check(obj.get(text_column), where, text_column),
+                                 _check(obj.get(target_column), where, target_column), where))
+            return rows
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh, delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
+            missing = [c for c in (text_column, target_column)
+                       if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InvalidInputError(f"{p}:1: no column {missing[0]!r} (columns: "
+                                        f"{', '.join(reader.fieldnames or [])})")
+            start = reader.line_num + 1
+            try:
+                for row in reader:
+                    where = f"{p}:{start}"
+                    rows.append((_check(row.get(text_column), where, text_column),
+                                 _check(row.get(target_column), where, target_column), where))
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                raise InvalidInputError(f"{p}:{start}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return rows

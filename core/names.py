@@ -84,6 +84,8 @@ MAX_HEADLINES_PER_REQUEST: Final = 64
 MAX_TICKERS_PER_SIGNAL: Final = 20
 #: Companies kept per headline (a headline listing 200 tickers keeps 20, flagged).
 MAX_ENTITIES_PER_SIGNAL: Final = 20
+#: Longest company name a caller may ask the sentiment toward.
+MAX_TARGET_CHARS: Final = 200
 MAX_SUMMARY_CHARS: Final = 2000
 MAX_LINK_CHARS: Final = 2048
 MAX_GUID_CHARS: Final = 512
@@ -102,8 +104,11 @@ TOKENIZER_FILE: Final = "tokenizer.json"
 LABELS_FILE: Final = "labels.json"            # label order, max length, base model
 METRICS_FILE: Final = "metrics.json"          # measured figures
 VERSION_FILE: Final = "model_version"         # content hash of the serving graph
-#: What a classifier needs to serve (and what a Lambda bundle carries).
+ENTITY_HEAD_FILE: Final = "entity_head.json"  # the sentiment toward each company
+#: What a classifier needs to serve (and what a Lambda bundle carries); the entity head too
+#: where a model folder has one.
 SERVING_FILES: Final = (MODEL_FILE, TOKENIZER_FILE, LABELS_FILE, VERSION_FILE)
+OPTIONAL_SERVING_FILES: Final = (ENTITY_HEAD_FILE,)
 #: The model tracked in the repository and served by default (int8 ONNX + tokenizer).
 RELEASE_MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model" / "release"
 #: What a release folder holds; nothing else is copied into it.

@@ -20,6 +20,20 @@ class Classifier(Protocol):
 
 
 @runtime_checkable
+class TargetedClassifier(Protocol):
+    """A classifier that also gives the sentiment toward spans of each text (the companies
+    it names), from the same model run as the text's own prediction."""
+
+    @property
+    def targeted(self) -> bool:
+        """False where the model has no entity head (spans then take the text's)."""
+        ...
+
+    def classify_targets(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]]
+                         ) -> list[tuple[Prediction, list[Prediction]]]: ...
+
+
+@runtime_checkable
 class SignalStore(Protocol):
     def put_many(self, signals: Iterable[Signal]) -> PutResult:
         """Write signals; a signal_id is written at most once (repeats count as duplicates)."""

@@ -33,7 +33,7 @@ from core.models import (
     SummaryBucket,
     utcnow,
 )
-from core.ports import Classifier, SignalStore
+from core.ports import Classifier, SignalStore, TargetedClassifier
 from core.queries import SignalsQuery, SummaryQuery
 from core.retry import RetryPolicy
 
@@ -135,12 +135,31 @@ class SignalService:
         """The companies each text names, with their roles (core.entities)."""
         return [self.linker.link(t)[0] for t in texts]
 
+    @property
+    def targeted(self) -> bool:
+        """Whether the classifier gives the sentiment toward each company (else each
+        company takes its text's)."""
+        clf = self.classifier
+        return isinstance(clf, TargetedClassifier) and clf.targeted
+
+    def score(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+              ) -> list[tuple[Prediction, list[Prediction]]]:
+        """Each text's prediction and the sentiment toward each of its spans: one model run
+        per text with a targeted classifier; otherwise the text's prediction for each."""
+        if self.targeted and any(spans):
+            clf = self.classifier
+            assert isinstance(clf, TargetedClassifier)
+            items = list(zip(texts, spans, strict=True))
+            return self.retry.call(lambda: clf.classify_targets(items))
+        return [(p, [p] * len(s)) for p, s in zip(self.classify(texts), spans, strict=True)]
+
     def analyse(self, texts: Sequence[str]) -> list[tuple[Prediction, list[Entity]]]:
         """Each text's prediction and the companies it names, each with the sentiment
-        toward it (the headline's, until a targeted model scores entities)."""
-        predictions = self.classify(texts)
-        return [(p, [Entity.of(m, p) for m in found])
-                for p, found in zip(predictions, self.entities(texts), strict=True)]
+        toward it."""
+        found = self.entities(texts)
+        scored = self.score(texts, [[m.span for m in f] for f in found])
+        return [(p, [Entity.of(m, q) for m, q in zip(f, per, strict=True)])
+                for (p, per), f in zip(scored, found, strict=True)]
 
     def new_articles(self, articles: Sequence[Article]) -> tuple[list[Article], int]:
         """The articles not yet stored, and how many were duplicates.
@@ -189,7 +208,8 @@ class SignalService:
             left = len(new) - start
             began = time.perf_counter()
             try:
-                predictions = self.classify([a.title for a in chunk])
+                scored = self.score([a.title for a in chunk],
+                                    [[e.span for e in a.entities] for a in chunk])
             except ClassifierError as exc:
                 result.pending += left
                 result.errors.append(f"classifier failed, {left} items left for the next "
@@ -197,8 +217,8 @@ class SignalService:
                 return result
             result.classify_s = round(result.classify_s + time.perf_counter() - began, 4)
             scored_at = self.clock()
-            signals = [Signal.from_article(a, p, scored_at)
-                       for a, p in zip(chunk, predictions, strict=True)]
+            signals = [Signal.from_article(a, p, scored_at, entity_predictions=per)
+                       for a, (p, per) in zip(chunk, scored, strict=True)]
             error = self._write(signals, result)
             if error is not None:
                 result.pending += left - len(signals) + error[0]

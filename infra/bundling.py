@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from core.names import SERVING_FILES, VERSION_FILE
+from core.names import OPTIONAL_SERVING_FILES, SERVING_FILES, VERSION_FILE
 
 if TYPE_CHECKING:
     from aws_cdk import aws_lambda
@@ -122,6 +122,9 @@ def build_bundle(out: Path, *, model_dir: Path | None, target: BundleTarget = DE
         (out / "model").mkdir(exist_ok=True)
         for name in SERVING_FILES:
             shutil.copy2(model_dir / name, out / "model" / name)
+        for name in OPTIONAL_SERVING_FILES:
+            if (model_dir / name).exists():
+                shutil.copy2(model_dir / name, out / "model" / name)
     _prune(out)
     size = folder_bytes(out)
     if size > LAMBDA_SIZE_LIMIT:

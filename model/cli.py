@@ -248,6 +248,15 @@ def train_args(p: argparse.ArgumentParser, *, test: bool = True) -> None:
                    help="train on the PhraseBank alone (same as --headlines-csv none)")
 
 
+def cmd_model_entity_head(args: argparse.Namespace) -> int:
+    from model.entity_head import build
+
+    report = build(Path(settings_from(args).model_dir), Path(args.out),
+                   per_template=args.per_template)
+    emit(json.dumps(report))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """`newsig model ...` (training, evaluation, the teacher, export, release)."""
     from model.config_flags import add_flags
@@ -394,6 +403,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "promote --from OUT` if they beat the release")
     model_arg(p)
     p.set_defaults(func=cmd_model_export)
+
+    p = msub.add_parser("entity-head", help="the sentiment toward each company: a head on the "
+                                            "student's token states, chosen by grouped "
+                                            "cross-validation on FinEntity (writes OUT)")
+    p.add_argument("--out", required=True, type=Path, help="folder for the model and its head")
+    p.add_argument("--per-template", type=int, default=20,
+                   help="generated multi-company headlines per template (default 20)")
+    model_arg(p)
+    p.set_defaults(func=cmd_model_entity_head)
 
     p = msub.add_parser("measure", help="measure a model folder again in place (test, fp32 "
                                         "test, headline holdout) and rewrite its "

@@ -294,9 +294,13 @@ def write_labels(out_dir: Path, *, id2label: dict[int, str], max_length: int,
 
 
 def write_model_version(out_dir: Path) -> str:
-    """Content hash of what serves: the int8 graph, the tokenizer and labels.json."""
+    """Content hash of what serves: the int8 graph, the tokenizer and labels.json (and the
+    entity head, where the folder has one)."""
+    from core.adapters.entity_head import HEAD_FILE
+
     h = hashlib.sha256()
-    for name in (ONNX_INT8, TOKENIZER_FILE, LABELS_FILE):
+    for name in (ONNX_INT8, TOKENIZER_FILE, LABELS_FILE,
+                 *([HEAD_FILE] if (out_dir / HEAD_FILE).exists() else [])):
         h.update(name.encode())
         with (out_dir / name).open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

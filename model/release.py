@@ -20,6 +20,7 @@ from core.names import (
     METRICS_FILE,
     MODEL_FILE,
     MODEL_FP32_FILE,
+    OPTIONAL_SERVING_FILES,
     RELEASE_FILES,
     RELEASE_MODEL_DIR,
     VERSION_FILE,
@@ -83,6 +84,9 @@ def promote(source: Path, dest: Path = RELEASE_MODEL_DIR, *, force: bool = False
         tmp.mkdir()
         for name in RELEASE_FILES:
             shutil.copy2(source / name, tmp / name)
+        for name in OPTIONAL_SERVING_FILES:  # a head belongs to its own graph
+            if (source / name).exists():
+                shutil.copy2(source / name, tmp / name)
         release = {**new, "release": {"promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                     time.gmtime()),
                                       "source": str(source), "figures": new_fig,

@@ -163,6 +163,50 @@ def bench_classify(model_dir: str | Path, *, model_file: str = MODEL_FILE,
     return result
 
 
+#: Headlines naming 0, 1, 2 and 4 companies (the names a linker finds in the universe).
+_COMPANY_HEADLINES = {
+    0: ["Profit rose to a record in the third quarter", "Board meets on Monday to discuss "
+        "the dividend", "Shares fell after the company cut its outlook"],
+    1: ["Nokia profit rose to a record in the third quarter", "Kone wins a large elevator "
+        "order in China", "Tesla shares fell after deliveries missed estimates"],
+    2: ["Nokia gains as Ericsson warns on 5G spending", "Macy's rises after beat while "
+        "Kohl's slumps", "Pfizer wins patent case against Moderna"],
+    4: ["Nokia, Elisa, Fortum and Kone lead Helsinki gains", "Tesla, Ford, GM and Toyota "
+        "recall cars over brake faults", "Apple, Microsoft, Nvidia and Intel rally on AI "
+        "demand"],
+}
+
+
+def bench_companies(clf: OnnxClassifier, *, runs: int = 3, repeat: int = 100) -> dict:
+    """Per headline naming 0, 1, 2, 4 companies: the headline alone (before: every company
+    took the headline's prediction) against the headline and the sentiment toward each
+    company (after), p50 ms, medians over runs, interleaved."""
+    from core.entities import default_linker
+
+    linker = default_linker()
+    out: dict[str, dict] = {}
+    for k, texts in _COMPANY_HEADLINES.items():
+        spans = [[e.span for e in linker.link(t)[0]] for t in texts]
+        assert all(len(s) == k for s in spans), (k, spans)
+        before: list[float] = []
+        after: list[float] = []
+        for _ in range(runs):
+            for name, call in (("before", lambda t, s: clf.classify([t])),
+                               ("after", lambda t, s: clf.classify_targets([(t, s)]))):
+                samples = []
+                for _ in range(repeat):
+                    for t, sp in zip(texts, spans, strict=True):
+                        t0 = time.perf_counter()
+                        call(t, sp)
+                        samples.append((time.perf_counter() - t0) * 1000)
+                samples.sort()
+                (before if name == "before" else after).append(samples[len(samples) // 2])
+        b, a = statistics.median(before), statistics.median(after)
+        out[str(k)] = {"before_p50_ms": round(b, 3), "after_p50_ms": round(a, 3),
+                       "ratio": round(a / b, 3)}
+    return {"targeted": clf.targeted, "companies": out}
+
+
 def _bench(clf: OnnxClassifier, model_dir: str | Path, model_file: str,
            input_csv: str | Path, texts: list[str], runs: int) -> dict:
     return {
@@ -174,4 +218,5 @@ def _bench(clf: OnnxClassifier, model_dir: str | Path, model_file: str,
         "machine": machine_info(),
         "single": bench_single(clf, texts, runs=runs),
         "batched": bench_batched(clf, texts, runs=runs),
+        "per_companies": bench_companies(clf, runs=runs),
     }

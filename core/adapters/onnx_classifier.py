@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from core.adapters.entity_head import HEAD_FILE, EntityHead, features, target_window
 from core.concurrency import expected_parallel_calls
 from core.errors import ClassifierError, InvalidInputError, ModelNotFoundError
 from core.models import Prediction
@@ -132,6 +133,14 @@ class OnnxClassifier:
         self._count_lock = threading.Lock()
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()  # tokenizer truncation state is shared
+        # The entity head, where the folder has one and the graph outputs its layer.
+        self.entity_head = EntityHead.load(self.model_dir)
+        if self.entity_head is not None and self.entity_head.hidden_output not in {
+                o.name for o in self.session.get_outputs()}:
+            raise ModelNotFoundError(
+                f"{self.model_dir / HEAD_FILE} reads {self.entity_head.hidden_output}, which "
+                f"{model_file} does not output: export the model with `newsig model "
+                "entity-head`")
 
     @property
     def model_version(self) -> str:
@@ -212,3 +221,78 @@ class OnnxClassifier:
                 raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
         probs = softmax(self._run(self.encode(texts)), self.temperature)[:, self._order]
         return [Prediction.from_probabilities(tuple(row), self._model_version) for row in probs]
+
+    # -- the sentiment toward each company (core.ports.TargetedClassifier) -------------------
+    @property
+    def targeted(self) -> bool:
+        return self.entity_head is not None
+
+    def _states(self, text: str, session: Any = None
+                ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """Logits, the head's layer (tokens x width) and token offsets of one text."""
+        assert self.entity_head is not None
+        with self._lock:
+            enc = self.tokenizer.encode(text)
+        try:
+            logits, hidden = (session or self._sessions[-1]).run(
+                ["logits", self.entity_head.hidden_output], self.feed([enc.ids]))
+        except Exception as exc:
+            raise ClassifierError(f"ONNX model failed: {exc}") from exc
+        return logits[0], hidden[0], list(enc.offsets)
+
+    def _one_target(self, session: Any, text: str, spans: Sequence[tuple[int, int]]
+                    ) -> tuple[Prediction, list[Prediction]]:
+        head = self.entity_head
+        assert head is not None
+        logits, hidden, offsets = self._states(text, session)
+        probs = softmax(logits[None, :], self.temperature)[0, self._order]
+        prediction = Prediction.from_probabilities(tuple(probs), self._model_version)
+        targets = []
+        for start, end in spans:
+            x = features(hidden, offsets, start, end, head.context)
+            if x is None:  # past the model's window: the sentence around the target
+                left, right = target_window(text, start, end)
+                _, h2, off2 = self._states(text[left:right], session)
+                x = features(h2, off2, start - left, end - left, head.context)
+            if x is None:
+                targets.append(prediction)
+                continue
+            p = head.probabilities(x[None, :])[0]
+            targets.append(Prediction.from_probabilities(tuple(p), self._model_version))
+        return prediction, targets
+
+    def classify_targets(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]]
+                         ) -> list[tuple[Prediction, list[Prediction]]]:
+        """Each text's prediction and the sentiment toward each [start, end) span in it, from
+        one model run per text (a span past the model's window: one more run, on the
+        sentence around it), spread over the cores like `classify`. Without an entity head
+        every span takes its text's prediction."""
+        if self.entity_head is None:
+            return [(p, [p] * len(spans)) for p, (_, spans) in
+                    zip(self.classify([t for t, _ in items]), items, strict=True)]
+        for i, (text, _) in enumerate(items):
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
+        with self._count_lock:
+            self._in_flight += 1
+            alone = self._in_flight == 1 and expected_parallel_calls.get() <= 1
+        try:
+            narrow = self._sessions[-1]
+            if len(items) == 1 or not alone or self._row_workers == 1:
+                session = self._sessions[0] if alone and len(items) == 1 else narrow
+                return [self._one_target(session, t, s) for t, s in items]
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._row_workers,
+                                                thread_name_prefix="newsig-onnx-rows")
+            shares = [list(range(len(items)))[k::self._row_workers]
+                      for k in range(self._row_workers)]
+            parts = [self._pool.submit(lambda idx: [self._one_target(narrow, *items[i])
+                                                    for i in idx], share) for share in shares]
+            out: list[Any] = [None] * len(items)
+            for share, part in zip(shares, parts, strict=True):
+                for i, result in zip(share, part.result(), strict=True):
+                    out[i] = result
+            return out
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1

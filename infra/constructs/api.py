@@ -86,13 +86,17 @@ class ServiceApi(Construct):
                                   schema=apigw.JsonSchemaVersion.DRAFT4,
                                   type=apigw.JsonSchemaType.OBJECT,
                                   additional_properties=False,
-                                  min_properties=1, max_properties=1,
+                                  # one body field, and optionally `targets`
+                                  min_properties=1, max_properties=2,
                                   properties={
                                       "headline": apigw.JsonSchema(**headline),
                                       "headlines": apigw.JsonSchema(**headlines),
                                       "inputs": apigw.JsonSchema(one_of=[
                                           apigw.JsonSchema(**headline),
                                           apigw.JsonSchema(**headlines)]),
+                                      "targets": apigw.JsonSchema(
+                                          type=apigw.JsonSchemaType.ARRAY, min_items=1,
+                                          max_items=MAX_HEADLINES_PER_REQUEST),
                                       "query": apigw.JsonSchema(
                                           type=apigw.JsonSchemaType.OBJECT,
                                           required=["headline"],

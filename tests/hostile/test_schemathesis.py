@@ -66,7 +66,16 @@ def semantic_fixups(case: schemathesis.Case) -> None:
     """What a JSON schema cannot say, for schema-valid (positive) cases only: a cursor is an
     opaque token the API issued for the same query (use a real one, or none), a bucket must
     lie between one minute and 31 days, `since` must come before `until`, and `role` narrows a
-    `ticker` (alone it is a 422 naming it)."""
+    `ticker` (alone it is a 422 naming it), and each of `targets` is a name in its headline
+    (a target the text lacks is a 422 naming it)."""
+    body = case.body if isinstance(case.body, dict) else {}
+    if "targets" in body:
+        from api.schemas import ClassifyRequest
+
+        try:
+            ClassifyRequest.model_validate(body)
+        except ValueError:
+            assume(False)
     query = case.query or {}
     if "role" in query and not query.get("ticker"):
         assume(False)

@@ -305,3 +305,30 @@ def test_fast_path_errors_match_the_route(sqlite_store: SQLiteSignalStore) -> No
             assert r.json()["detail"][0]["request_id"] == "req-7"
             assert "throttled" not in r.text and "a bug" not in r.text
         assert answers[0].json() == answers[1].json()
+
+
+def test_classify_with_targets_and_their_bad_input(client: TestClient) -> None:
+    """`targets`: the sentiment toward each (a model without an entity head gives each its
+    text's); every bad target is a 422 naming it, and nothing is classified."""
+    r = client.post("/classify", json={"headline": "Nokia profit rose to a record",
+                                       "targets": ["Nokia"]})
+    assert r.status_code == 200, r.text
+    (p,) = r.json()["predictions"]
+    assert [t["target"] for t in p["targets"]] == ["Nokia"]
+    assert p["targets"][0]["label"] == p["label"]  # the tiny model has no entity head
+    assert [e["ticker"] for e in p["entities"]] == ["NOK"]
+    r = client.post("/classify", json={"headlines": ["Nokia rose", "Kone fell"],
+                                       "targets": [["Nokia"], ["Kone"]]})
+    assert [q["targets"][0]["target"] for q in r.json()["predictions"]] == ["Nokia", "Kone"]
+    plain = client.post("/classify", json={"headline": "Nokia rose"}).json()
+    assert "targets" not in plain["predictions"][0]
+    bad = [({"headline": "Nokia rose", "targets": ["Tesla"]}, "Tesla"),
+           ({"headline": "Nokia rose", "targets": [""]}, "targets"),
+           ({"headline": "Nokia rose", "targets": ["x" * 201]}, "targets"),
+           ({"headline": "Nokia rose", "targets": ["Nokia"] * 21}, "targets"),
+           ({"headlines": ["Nokia rose", "Kone fell"], "targets": [["Nokia"]]}, "one list"),
+           ({"headline": "Nokia rose", "targets": []}, "targets")]
+    for body, named in bad:
+        r = client.post("/classify", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert named in r.text, (body, r.text)

@@ -249,6 +249,9 @@ def test_bench_classify_prints_json(tiny_model_dir: Path, tmp_path: Path) -> Non
     assert result["single"]["p99_ms"] >= result["single"]["p50_ms"]
     assert result["batched"]["sentences_per_s"] > 0
     assert result["single"]["sentences"] == 40
+    # Headlines naming 0, 1, 2 and 4 companies, each with and without the entity sentiment.
+    assert set(result["per_companies"]["companies"]) == {"0", "1", "2", "4"}
+    assert all(v["after_p50_ms"] > 0 for v in result["per_companies"]["companies"].values())
     assert "original_serving_path" not in result
 
 
@@ -544,3 +547,26 @@ def test_entities_and_universe_commands(tmp_path: Path) -> None:
     mine.write_text("name,ticker\nAcme Rockets,ACME\n")
     r = run("entities", "--tickers", str(mine), "Acme Rockets lifts guidance")
     assert [e["ticker"] for e in lines(r.stdout)[0]["entities"]] == ["ACME"]
+
+
+def test_classify_the_sentiment_toward_each_rows_target(tmp_path: Path) -> None:
+    """The release model: one line per row; a row whose target is not in its text is an
+    error naming the line (exit 2) and nothing is written."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("text,entity\n\"Macy's rises after beat while Kohl's slumps\",Kohl's\n"
+                    "\"Macy's rises after beat while Kohl's slumps\",Macy's\n")
+    out = tmp_path / "out.jsonl"
+    r = run("classify", "--input", str(rows), "--target-column", "entity", "--output",
+            str(out), timeout=180)
+    assert r.returncode == 0, r.stderr
+    kohls, macys = lines(out.read_text())
+    assert set(kohls) == {"text", "target", "label", "probabilities", "score",
+                          "model_version"}
+    assert (kohls["label"], macys["label"]) == ("negative", "positive")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,entity\nNokia rose,Nokia\nApple rises,Tesla\n")
+    again = tmp_path / "again.jsonl"
+    r = run("classify", "--input", str(bad), "--target-column", "entity", "--output",
+            str(again))
+    assert r.returncode == 2 and f"{bad}:3" in r.stderr and "Tesla" in r.stderr
+    assert not again.exists()

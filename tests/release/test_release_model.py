@@ -28,14 +28,15 @@ SLICE = slice(0, 60)
 def test_the_release_folder_is_complete_and_small() -> None:
     for name in RELEASE_FILES:
         assert (RELEASE_MODEL_DIR / name).is_file(), name
-    size = sum((RELEASE_MODEL_DIR / n).stat().st_size for n in RELEASE_FILES)
+    assert (RELEASE_MODEL_DIR / "entity_head.json").is_file()  # the sentiment per company
+    size = sum(p.stat().st_size for p in RELEASE_MODEL_DIR.iterdir())
     assert size <= MAX_RELEASE_BYTES
     assert Settings().model_dir == RELEASE_MODEL_DIR  # what serves by default
 
 
 def test_model_version_is_the_content_hash() -> None:
     h = hashlib.sha256()
-    for name in ("model.int8.onnx", "tokenizer.json", "labels.json"):
+    for name in ("model.int8.onnx", "tokenizer.json", "labels.json", "entity_head.json"):
         h.update(name.encode())
         h.update((RELEASE_MODEL_DIR / name).read_bytes())
     version = (RELEASE_MODEL_DIR / "model_version").read_text().strip()
@@ -75,3 +76,46 @@ def test_health_reports_the_release_version(tmp_path: object) -> None:
     version = (RELEASE_MODEL_DIR / "model_version").read_text().strip()
     assert body["model_version"] == version and got["model_version"] == version
     assert got["label"] == "positive"
+
+
+def test_classify_scores_each_company_and_asked_targets(tmp_path: object) -> None:
+    """POST /classify on the release: entities with their own sentiment, and `targets`."""
+    from pathlib import Path
+
+    store = SQLiteSignalStore(Path(str(tmp_path)) / "s.db")
+    services = Services(store, classifier_factory=lambda: OnnxClassifier(RELEASE_MODEL_DIR))
+    with TestClient(create_app(services)) as c:
+        r = c.post("/classify", json={"headline": "Macy's rises after beat while Kohl's slumps",
+                                      "targets": ["Kohl's", "macy's"]})
+        assert r.status_code == 200, r.text
+        (p,) = r.json()["predictions"]
+        assert [(e["ticker"], e["label"]) for e in p["entities"]] == [
+            ("M", "positive"), ("KSS", "negative")]
+        assert [(t["target"], t["label"]) for t in p["targets"]] == [
+            ("Kohl's", "negative"), ("macy's", "positive")]
+    store.close()
+
+
+def test_ingestion_stores_the_sentiment_toward_each_company(tmp_path: object) -> None:
+    """An ingested headline naming two companies of opposite fortune: each entity (and each
+    ticker row, which per-ticker summaries and alerts read) carries its own sentiment."""
+    from pathlib import Path
+
+    from core.entities import default_linker
+    from core.models import Article
+    from core.service import SignalService
+    from ingest.tickers import title_entities
+
+    store = SQLiteSignalStore(Path(str(tmp_path)) / "s.db")
+    title = "Macy's rises after beat while Kohl's slumps"
+    entities, tickers = title_entities(title, (), default_linker())
+    service = SignalService(store, OnnxClassifier(RELEASE_MODEL_DIR))
+    result = service.record([Article(source_id="wire", title=title, guid="1",
+                                     entities=entities, tickers=tickers)])
+    assert result.written == 1
+    (signal,) = store.query().items
+    assert {e.ticker: e.label.value for e in signal.entities} == {"M": "positive",
+                                                                 "KSS": "negative"}
+    (kss,) = store.summary(ticker="KSS", bucket_seconds=86400)
+    assert kss.counts["negative"] == 1 and kss.mean_score == signal.entity("KSS").score
+    store.close()

@@ -1,0 +1,91 @@
+"""The sentiment toward one company in a text, from the student's own token states.
+
+The release graph also outputs the hidden states of one encoder layer (every token); for a
+target span the features are that layer's first token, the mean over the target's tokens
+and the mean over CONTEXT tokens on either side; a multinomial logistic regression
+(`entity_head.json`, trained by `newsig model entity-head`) turns them into the three
+probabilities. One model run serves the headline's prediction and every company in it.
+
+A text longer than the model's window is scored, for a target past the window, in the
+sentence around the target (at most WINDOW_CHARS characters), as the head was trained."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ModelNotFoundError
+from core.names import ENTITY_HEAD_FILE, LABELS
+
+HEAD_FILE = ENTITY_HEAD_FILE
+WINDOW_CHARS = 600
+
+
+def target_window(text: str, start: int, end: int, max_chars: int = WINDOW_CHARS
+                  ) -> tuple[int, int]:
+    """[left, right) of the sentence(s) around text[start:end], at most max_chars."""
+    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start))
+    left = 0 if left < 0 else left + 2
+    right = text.find(". ", end)
+    right = len(text) if right < 0 else right + 1
+    if right - left > max_chars:
+        left = max(left, start - max_chars // 2)
+        right = min(len(text), left + max_chars)
+    return left, right
+
+
+def features(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], start: int, end: int,
+             context: int) -> np.ndarray | None:
+    """[first token, mean of the target's tokens, mean of `context` tokens either side] of
+    one layer's states (tokens x width); None when no token covers the span."""
+    tokens = [i for i, (a, b) in enumerate(offsets) if b > a and a < end and start < b]
+    if not tokens:
+        return None
+    lo = max(1, tokens[0] - context)
+    hi = min(len(offsets) - 1, tokens[-1] + context + 1)
+    around = hidden[lo:hi] if hi > lo else hidden[tokens]
+    return np.concatenate([hidden[0], hidden[tokens].mean(0), around.mean(0)])
+
+
+class EntityHead:
+    """Weights and the layer the features come from; predicts LABELS-order probabilities."""
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, *, hidden_output: str,
+                 context: int, version: str) -> None:
+        self.weights, self.bias = weights, bias
+        self.hidden_output, self.context, self.version = hidden_output, context, version
+
+    @classmethod
+    def load(cls, model_dir: Path) -> EntityHead | None:
+        path = model_dir / HEAD_FILE
+        if not path.exists():
+            return None
+        try:
+            doc = json.loads(path.read_text())
+            if doc["labels"] != list(LABELS):
+                raise ValueError(f"labels {doc['labels']} are not {list(LABELS)}")
+            weights = np.asarray(doc["weights"], dtype=np.float64)
+            bias = np.asarray(doc["bias"], dtype=np.float64)
+            if weights.shape[0] != len(LABELS) or bias.shape != (len(LABELS),):
+                raise ValueError(f"weights {weights.shape} and bias {bias.shape} do not fit")
+            return cls(weights, bias, hidden_output=str(doc["hidden_output"]),
+                       context=int(doc["context"]), version=str(doc.get("version", "")))
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise ModelNotFoundError(f"{path} is not an entity head: {exc}") from exc
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weights.T + self.bias
+        z -= z.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def save(self, path: Path, **extra: object) -> Path:
+        path.write_text(json.dumps({
+            "labels": list(LABELS), "hidden_output": self.hidden_output,
+            "context": self.context, "version": self.version,
+            "weights": np.round(self.weights, 6).tolist(),
+            "bias": np.round(self.bias, 6).tolist(), **extra}) + "\n")
+        return path

@@ -1,0 +1,134 @@
+"""The sentiment toward each company: the release's entity head on its own token states, one
+model run per text, and the training command on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.adapters.entity_head import HEAD_FILE, EntityHead, features, target_window
+from core.adapters.onnx_classifier import OnnxClassifier
+from core.errors import ModelNotFoundError
+from core.names import RELEASE_MODEL_DIR
+from core.service import SignalService
+
+
+@pytest.fixture(scope="module")
+def release() -> OnnxClassifier:
+    return OnnxClassifier(RELEASE_MODEL_DIR)
+
+
+def test_the_release_scores_each_company_in_one_run(release: OnnxClassifier) -> None:
+    assert release.targeted
+    service = SignalService(None, release)
+    (macys, kohls), = [e for _, e in service.analyse(
+        ["Macy's rises after beat while Kohl's slumps"])]
+    assert (macys.ticker, macys.label.value) == ("M", "positive")
+    assert (kohls.ticker, kohls.label.value) == ("KSS", "negative")
+    (_, (pfizer, moderna)), = service.analyse(["Pfizer wins patent case against Moderna"])
+    assert pfizer.label.value == "positive" and moderna.label.value == "negative"
+
+
+def test_the_headline_prediction_is_unchanged_by_the_targeted_path(
+        release: OnnxClassifier) -> None:
+    texts = ["Nokia shares jump after record profit", "Profit warning sends shares lower",
+             "Board meets on Monday"]
+    plain = release.classify(texts)
+    targeted = release.classify_targets([(t, [(0, 5)]) for t in texts])
+    assert [p for p, _ in targeted] == plain
+
+
+@pytest.mark.parametrize("companies", [0, 1, 2, 4])
+def test_more_companies_cost_no_more_model_runs(release: OnnxClassifier,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                companies: int) -> None:
+    runs: list[int] = []
+    for session in release._sessions:
+        original = session.run
+
+        def counted(*args: Any, _run: Any = original, **kw: Any) -> Any:
+            runs.append(1)
+            return _run(*args, **kw)
+        monkeypatch.setattr(session, "run", counted)
+    names = ["Nokia", "Elisa", "Fortum", "Kone"][:companies]
+    text = (" and ".join(names) or "Shares") + " rise after strong results"
+    spans = [(text.index(n), text.index(n) + len(n)) for n in names]
+    release.classify_targets([(text, spans)])
+    assert len(runs) == 1
+
+
+def test_a_company_past_the_models_window_is_scored_in_its_sentence(
+        release: OnnxClassifier) -> None:
+    filler = "The board met on Monday and discussed routine matters at length. " * 30
+    text = filler + "Kohl's slumps after a profit warning. "
+    start = text.index("Kohl's")
+    (headline, (kohls,)), = release.classify_targets([(text, [(start, start + 6)])])
+    left, right = target_window(text, start, start + 6)
+    sentence = text[left:right]
+    assert sentence.startswith("Kohl's slumps")
+    # Scored exactly as the sentence alone would be, not as the (neutral) text.
+    (_, (alone,)), = release.classify_targets([(sentence, [(0, 6)])])
+    assert kohls == alone and headline.label.value == "neutral"
+
+
+def test_features_and_windows() -> None:
+    hidden = np.arange(5 * 2, dtype=float).reshape(5, 2)
+    offsets = [(0, 0), (0, 3), (4, 8), (9, 12), (0, 0)]
+    x = features(hidden, offsets, 4, 8, context=1)
+    assert x is not None and list(x) == [0, 1, 4, 5, 4, 5]
+    assert features(hidden, offsets, 20, 25, context=1) is None
+    text = "First sentence here. Target sentence with Acme. Last one."
+    assert text[slice(*target_window(text, 42, 46))] == "Target sentence with Acme."
+
+
+def test_a_model_without_a_head_gives_each_span_its_texts(classifier: OnnxClassifier) -> None:
+    assert not classifier.targeted
+    ((p, spans),) = classifier.classify_targets([("profit rose to a record", [(0, 6), (7, 11)])])
+    assert spans == [p, p]
+
+
+def test_a_broken_or_mismatched_head_is_a_clear_error(tiny_model_dir: Path,
+                                                      tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / HEAD_FILE).write_text("{not json")
+    with pytest.raises(ModelNotFoundError, match="not an entity head"):
+        OnnxClassifier(folder)
+    EntityHead(np.zeros((3, 6)), np.zeros(3), hidden_output="/no/such/tensor", context=1,
+               version="x").save(folder / HEAD_FILE)
+    with pytest.raises(ModelNotFoundError, match="does not output"):
+        OnnxClassifier(folder)
+
+
+def test_the_command_builds_a_head_by_the_rule(tiny_model_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("onnx")
+    from model.entity_head import build, decide
+
+    out = tmp_path / "entity"
+    report = build(tiny_model_dir, out, per_template=2)
+    assert report["choice"] in ("A", "B", "C")
+    assert set(report["macro_f1"]) == {"A_copy", "B_head_finentity",
+                                       "C_head_finentity_and_headlines"}
+    assert report["entities"] > 500 and report["passages"] <= 702  # the tiny model reads 32 tokens
+    saved = json.loads((out / "entity_head_report.json").read_text())
+    assert saved["choice"] == report["choice"]
+    clf = OnnxClassifier(out)
+    assert clf.targeted == (report["choice"] != "A")
+    # The graph gained an output; its predictions did not change.
+    text = ["profit rose to a record"]
+    assert clf.classify(text)[0].probabilities == OnnxClassifier(
+        tiny_model_dir).classify(text)[0].probabilities
+    # The rule itself.
+    cv = {"macro_f1": {"A_copy": 0.70, "B_head_finentity": 0.80,
+                       "C_head_finentity_and_headlines": 0.805}}
+    assert decide(cv, eval_b=0.5, eval_c=0.7) == "C"
+    assert decide(cv, eval_b=0.7, eval_c=0.5) == "B"
+    cv["macro_f1"].update(B_head_finentity=0.72, C_head_finentity_and_headlines=0.74)
+    assert decide(cv, eval_b=0.9, eval_c=0.9) == "A"
