@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import InvalidInputError
@@ -56,21 +57,26 @@ def _read_csv(p: Path, column: str, delimiter: str) -> list[str]:
     return texts
 
 
-def _read_jsonl(p: Path, column: str) -> list[str]:
-    texts: list[str] = []
+def _jsonl(p: Path) -> Iterator[tuple[int, object]]:
+    """(line number, value) of each non-blank line; invalid JSON names the line."""
     with p.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidInputError(f"{p}:{n}: invalid JSON ({exc.msg})") from exc
-            if isinstance(obj, dict):
-                if column not in obj:
-                    raise InvalidInputError(f"{p}:{n}: no key {column!r}; use --text-column")
-                obj = obj[column]
-            texts.append(_check(obj, f"{p}:{n}", column))
+
+
+def _read_jsonl(p: Path, column: str) -> list[str]:
+    texts: list[str] = []
+    for n, obj in _jsonl(p):
+        if isinstance(obj, dict):
+            if column not in obj:
+                raise InvalidInputError(f"{p}:{n}: no key {column!r}; use --text-column")
+            obj = obj[column]
+        texts.append(_check(obj, f"{p}:{n}", column))
     return texts
 
 
@@ -84,19 +90,12 @@ def read_pairs(path: str, *, text_column: str, target_column: str
     rows: list[tuple[str, str, str]] = []
     try:
         if p.suffix.lower() in (".jsonl", ".ndjson"):
-            with p.open(encoding="utf-8") as fh:
-                for n, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InvalidInputError(f"{p}:{n}: invalid JSON ({exc.msg})") from exc
-                    if not isinstance(obj, dict):
-                        raise InvalidInputError(f"{p}:{n}: not an object")
-                    where = f"{p}:{n}"
-                    rows.append((_check(obj.get(text_column), where, text_column),
-                                 _check(obj.get(target_column), where, target_column), where))
+            for n, obj in _jsonl(p):
+                if not isinstance(obj, dict):
+                    raise InvalidInputError(f"{p}:{n}: not an object")
+                where = f"{p}:{n}"
+                rows.append((_check(obj.get(text_column), where, text_column),
+                             _check(obj.get(target_column), where, target_column), where))
             return rows
         with p.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh, delimiter="\t" if p.suffix.lower() == ".tsv" else ",")

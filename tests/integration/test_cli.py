@@ -570,3 +570,18 @@ def test_classify_the_sentiment_toward_each_rows_target(tmp_path: Path) -> None:
             str(again))
     assert r.returncode == 2 and f"{bad}:3" in r.stderr and "Tesla" in r.stderr
     assert not again.exists()
+
+
+def test_classify_targets_from_jsonl_names_a_bad_line(tiny_model_dir: Path,
+                                                      tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"text": "Nokia profit rose", "entity": "Nokia"}\n\n'
+                    '{"text": "Kone fell", "entity": "Kone"}\n')
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(rows),
+            "--target-column", "entity")
+    assert r.returncode == 0, r.stderr
+    assert [o["target"] for o in lines(r.stdout)] == ["Nokia", "Kone"]
+    rows.write_text('{"text": "Nokia profit rose", "entity": "Nokia"}\n["not", "an object"]\n')
+    r = run("classify", "--model-dir", str(tiny_model_dir), "--input", str(rows),
+            "--target-column", "entity")
+    assert r.returncode == 2 and f"{rows}:2" in r.stderr
