@@ -78,8 +78,10 @@ class Services:
         micro-batching where on); a span's sentiment is then its text's."""
         from starlette.concurrency import run_in_threadpool
 
-        if not any(spans) or not ((self.service.classifier_ready and self.service.targeted)
-                                  or await run_in_threadpool(lambda: self.service.targeted)):
+        targeted = any(spans) and (
+            self.service.targeted if self.service.classifier_ready  # built: no model load
+            else await run_in_threadpool(lambda: self.service.targeted))
+        if not targeted:
             return [(p, [p] * len(s)) for p, s in
                     zip(await self.classify_async(texts), spans, strict=True)]
         if self._executor is not None:
