@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.adapters.entity_head import HEAD_FILE, WINDOW_CHARS, EntityHead, features, target_window
+from core.adapters.entity_head import HEAD_FILE, WINDOW_CHARS, EntityHead, target_window
 from core.names import LABELS, LABELS_FILE, MODEL_FILE, TOKENIZER_FILE
 from model.data import DATA_DIR
 
@@ -40,49 +40,52 @@ TARGETED_EVAL = DATA_DIR / "entities" / "targeted_eval.csv"
 _LAYER = re.compile(r"/bert/encoder/layer\.(\d+)/output/LayerNorm/LayerNormalization_output_0$")
 
 
-def hidden_output_name(produced: set[str]) -> str:
-    """The last encoder layer whose output has every token: the layer before the last (the
-    exported graph computes only the first token in the last layer). The release's 6-layer
-    student: HIDDEN_OUTPUT."""
-    layers = sorted(int(m.group(1)) for o in produced if (m := _LAYER.search(o)))
-    if not layers:
+def hidden_output_names(produced: set[str], layers: int = 1) -> list[str]:
+    """The last `layers` encoder layers whose output has every token, oldest first: the
+    layers before the last (the exported graph computes only the first token in the last
+    layer). The release's 6-layer student, one layer: HIDDEN_OUTPUT."""
+    found = sorted(int(m.group(1)) for o in produced if (m := _LAYER.search(o)))
+    if not found:
         raise ValueError("no encoder layer outputs in this graph")
-    keep = layers[-2] if len(layers) > 1 else layers[-1]
-    return f"/bert/encoder/layer.{keep}/output/LayerNorm/LayerNormalization_output_0"
+    full = found[:-1] or found
+    return [f"/bert/encoder/layer.{n}/output/LayerNorm/LayerNormalization_output_0"
+            for n in full[-layers:]]
 
 
-def add_hidden_output(src: Path, dst: Path, name: str | None = None) -> str:
-    """The graph at src, written to dst, with one more output: a layer's states (every
-    token). Returns that output's name."""
+def add_hidden_outputs(src: Path, dst: Path, layers: int = 1) -> list[str]:
+    """The graph at src, written to dst, with more outputs: the states (every token) of the
+    last `layers` full layers. Returns their names."""
     import onnx
     from onnx import TensorProto, helper
 
     model = onnx.load(str(src))
     produced = {o for n in model.graph.node for o in n.output}
-    name = name or hidden_output_name(produced)
-    if name not in produced:
-        raise ValueError(f"{src} has no tensor {name}")
-    if name not in {o.name for o in model.graph.output}:
+    names = hidden_output_names(produced, layers)
+    keep = [o for o in model.graph.output if not _LAYER.search(o.name)]
+    del model.graph.output[:]
+    model.graph.output.extend(keep)
+    for name in names:
         model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     onnx.save(model, str(dst))
-    return name
+    return names
 
 
-def prepare(model_dir: Path, out: Path) -> str:
-    """OUT: the model folder with the graph that also outputs a layer's states; returns the
-    output's name."""
+def prepare(model_dir: Path, out: Path, layers: int = 1) -> list[str]:
+    """OUT: the model folder with the graph that also outputs `layers` layers' states;
+    returns the outputs' names."""
     from model.export import write_model_version
 
     out.mkdir(parents=True, exist_ok=True)
     (out / HEAD_FILE).unlink(missing_ok=True)  # a head belongs to the graph it was fitted on
     for name in (TOKENIZER_FILE, LABELS_FILE):
-        shutil.copy2(model_dir / name, out / name)
-    name = add_hidden_output(model_dir / MODEL_FILE, out / MODEL_FILE)
+        if model_dir.resolve() != out.resolve():
+            shutil.copy2(model_dir / name, out / name)
+    names = add_hidden_outputs(model_dir / MODEL_FILE, out / MODEL_FILE, layers)
     write_model_version(out)
-    return name
+    return names
 
 
-def _scorer(model_dir: Path, hidden_output: str) -> Any:
+def _scorer(model_dir: Path, hidden_output: list[str]) -> Any:
     from core.adapters.onnx_classifier import OnnxClassifier
 
     clf = OnnxClassifier(model_dir, threads=1)
@@ -106,7 +109,7 @@ def finentity_features(clf: Any, path: Path = FINENTITY) -> dict[str, np.ndarray
             left, right = target_window(text, a["start"], a["end"], WINDOW_CHARS)
             window = text[left:right]
             logits, hidden, offsets = clf._states(window)
-            x = features(hidden, offsets, a["start"] - left, a["end"] - left, CONTEXT)
+            x = clf.entity_head.features(hidden, offsets, a["start"] - left, a["end"] - left)
             if x is None:
                 continue
             xs.append(x)
@@ -128,7 +131,7 @@ def synthetic_features(clf: Any, per_template: int = 20, seed: int = 0
     xs, ys = [], []
     for r in rows:
         _, hidden, offsets = clf._states(r.text)
-        x = features(hidden, offsets, r.start, r.start + len(r.target), CONTEXT)
+        x = clf.entity_head.features(hidden, offsets, r.start, r.start + len(r.target))
         if x is not None:
             xs.append(x)
             ys.append(LABELS.index(r.label))
@@ -145,7 +148,7 @@ def eval_features(clf: Any, path: Path = TARGETED_EVAL) -> tuple[np.ndarray, np.
             if start < 0:
                 raise ValueError(f"{path}: {target!r} is not in {text!r}")
             logits, hidden, offsets = clf._states(text)
-            x = features(hidden, offsets, start, start + len(target), CONTEXT)
+            x = clf.entity_head.features(hidden, offsets, start, start + len(target))
             assert x is not None
             xs.append(x)
             ys.append(LABELS.index(row["label"]))
@@ -211,33 +214,77 @@ def decide(cv: dict[str, Any], eval_b: float, eval_c: float) -> str:
     return max(eligible, key=lambda k: eligible[k])
 
 
+def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                 extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Out-of-fold predictions (the folds of cross_validate; `extra` rows only ever train)."""
+    from sklearn.model_selection import GroupKFold
+
+    pred = np.zeros_like(y)
+    for train, test in GroupKFold(FOLDS).split(x, y, groups):
+        xt, yt = x[train], y[train]
+        if extra is not None:
+            xt, yt = np.concatenate([xt, extra[0]]), np.concatenate([yt, extra[1]])
+        pred[test] = _fit(xt, yt).predict(x[test])
+    return pred
+
+
 def build(model_dir: Path, out: Path, *, per_template: int = 20) -> dict[str, Any]:
-    hidden_output = prepare(model_dir, out)
-    clf = _scorer(out, hidden_output)
+    """Both rules of docs/entity-sentiment.md: A/B/C on the last full layer's features, then
+    D (C with the two last full layers) against the winner if that is C."""
+    names = prepare(model_dir, out, layers=2)
+    clf = _scorer(out, names)
     fin = finentity_features(clf)
     synth = synthetic_features(clf, per_template=per_template)
-    result = cross_validate(fin, synth[:2])
     ex, ey, ecopy = eval_features(clf)
-    fit_b = _fit(fin["X"], fin["y"])
-    fit_c = _fit(np.concatenate([fin["X"], synth[0]]), np.concatenate([fin["y"], synth[1]]))
+    width = fin["X"].shape[1] // len(names)
+    last = slice(fin["X"].shape[1] - width, None)  # the last full layer: B and C read it
+    one = {**fin, "X": fin["X"][:, last]}
+    result = cross_validate(one, (synth[0][:, last], synth[1]))
+    fit_b = _fit(one["X"], one["y"])
+    fit_c = _fit(np.concatenate([one["X"], synth[0][:, last]]),
+                 np.concatenate([one["y"], synth[1]]))
     eval_acc = {"A_copy": round(float(np.mean(ecopy == ey)), 4),
-                "B_head_finentity": round(float(np.mean(fit_b.predict(ex) == ey)), 4),
-                "C_head_finentity_and_headlines": round(float(np.mean(fit_c.predict(ex) == ey)),
-                                                        4)}
+                "B_head_finentity": round(float(np.mean(fit_b.predict(ex[:, last]) == ey)), 4),
+                "C_head_finentity_and_headlines": round(float(np.mean(
+                    fit_c.predict(ex[:, last]) == ey)), 4)}
     choice = decide(result["cv"], eval_acc["B_head_finentity"],
                     eval_acc["C_head_finentity_and_headlines"])
     report: dict[str, Any] = {
         "rule": "docs/entity-sentiment.md", "choice": choice, **result["cv"],
         "targeted_eval_accuracy": eval_acc, "targeted_eval_rows": len(ey),
         "generated_headline_targets": len(synth[1]), "regularisation_C": C_REGULARISATION,
-        "hidden_output": hidden_output, "context_tokens": CONTEXT}
-    if choice in ("B", "C"):
-        fitted = fit_b if choice == "B" else fit_c
-        head = EntityHead(fitted.coef_, fitted.intercept_, hidden_output=hidden_output,
+        "context_tokens": CONTEXT}
+    fitted, layers = {"B": fit_b, "C": fit_c}.get(choice), names[-1:]
+    if len(names) > 1:  # the second rule
+        pred_d = _out_of_fold(fin["X"], fin["y"], fin["group"], synth[:2])
+        fit_d = _fit(np.concatenate([fin["X"], synth[0]]), np.concatenate([fin["y"], synth[1]]))
+        f1_d = _macro_f1(fin["y"], pred_d)
+        eval_d = round(float(np.mean(fit_d.predict(ex) == ey)), 4)
+        f1_c = result["cv"]["macro_f1"]["C_head_finentity_and_headlines"]
+        eval_c = eval_acc["C_head_finentity_and_headlines"]
+        adopt = choice == "C" and f1_d >= f1_c + 0.005 and eval_d >= eval_c - 0.04
+        report["second_rule"] = {
+            "D_two_layers_macro_f1": f1_d, "D_accuracy": round(float(np.mean(pred_d == fin["y"])),
+                                                               4),
+            "D_targeted_eval_accuracy": eval_d, "adopted": adopt,
+            "D_accuracy_by_role": {role: round(float(np.mean(
+                pred_d[fin["role"] == role] == fin["y"][fin["role"] == role])), 4)
+                for role in sorted(set(fin["role"].tolist()))}}
+        if adopt:
+            choice, fitted, layers = "D", fit_d, names
+            report["choice"] = "D"
+    # The graph outputs exactly the layers the chosen head reads (none: A).
+    if fitted is None:
+        add_hidden_outputs(model_dir / MODEL_FILE, out / MODEL_FILE, layers=1)
+    elif layers != names:
+        add_hidden_outputs(model_dir / MODEL_FILE, out / MODEL_FILE, layers=len(layers))
+    report["hidden_outputs"] = layers
+    if fitted is not None:
+        head = EntityHead(fitted.coef_, fitted.intercept_, hidden_output=layers,
                           context=CONTEXT, version=choice)
-        head.save(out / HEAD_FILE, trained_on={"B": "FinEntity train (ODC-BY)",
-                                               "C": "FinEntity train (ODC-BY) + generated "
-                                                    "multi-company headlines"}[choice])
+        head.save(out / HEAD_FILE, trained_on={
+            "B": "FinEntity train (ODC-BY)"}.get(choice, "FinEntity train (ODC-BY) + generated "
+                                                          "multi-company headlines"))
     from model.export import write_model_version
 
     report["model_version"] = write_model_version(out)

@@ -51,12 +51,26 @@ def features(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], start: int,
 
 
 class EntityHead:
-    """Weights and the layer the features come from; predicts LABELS-order probabilities."""
+    """Weights and the layers the features come from; predicts LABELS-order probabilities."""
 
-    def __init__(self, weights: np.ndarray, bias: np.ndarray, *, hidden_output: str,
-                 context: int, version: str) -> None:
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, *,
+                 hidden_output: str | Sequence[str], context: int, version: str) -> None:
         self.weights, self.bias = weights, bias
-        self.hidden_output, self.context, self.version = hidden_output, context, version
+        self.hidden_outputs = ([hidden_output] if isinstance(hidden_output, str)
+                               else list(hidden_output))
+        self.context, self.version = context, version
+
+    @property
+    def hidden_output(self) -> str:
+        return self.hidden_outputs[-1]
+
+    def features(self, hidden: Sequence[np.ndarray], offsets: Sequence[tuple[int, int]],
+                 start: int, end: int) -> np.ndarray | None:
+        """The features of one span from each of the head's layers, concatenated."""
+        parts = [features(h, offsets, start, end, self.context) for h in hidden]
+        if any(p is None for p in parts):
+            return None
+        return np.concatenate(parts)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, model_dir: Path) -> EntityHead | None:
@@ -71,7 +85,8 @@ class EntityHead:
             bias = np.asarray(doc["bias"], dtype=np.float64)
             if weights.shape[0] != len(LABELS) or bias.shape != (len(LABELS),):
                 raise ValueError(f"weights {weights.shape} and bias {bias.shape} do not fit")
-            return cls(weights, bias, hidden_output=str(doc["hidden_output"]),
+            layers = doc.get("hidden_outputs") or [doc["hidden_output"]]
+            return cls(weights, bias, hidden_output=[str(x) for x in layers],
                        context=int(doc["context"]), version=str(doc.get("version", "")))
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ModelNotFoundError(f"{path} is not an entity head: {exc}") from exc
@@ -83,9 +98,10 @@ class EntityHead:
         return e / e.sum(axis=-1, keepdims=True)
 
     def save(self, path: Path, **extra: object) -> Path:
+        layers = ({"hidden_output": self.hidden_outputs[0]} if len(self.hidden_outputs) == 1
+                  else {"hidden_outputs": self.hidden_outputs})
         path.write_text(json.dumps({
-            "labels": list(LABELS), "hidden_output": self.hidden_output,
-            "context": self.context, "version": self.version,
-            "weights": np.round(self.weights, 6).tolist(),
+            "labels": list(LABELS), **layers, "context": self.context,
+            "version": self.version, "weights": np.round(self.weights, 6).tolist(),
             "bias": np.round(self.bias, 6).tolist(), **extra}) + "\n")
         return path

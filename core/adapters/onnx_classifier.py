@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.adapters.entity_head import HEAD_FILE, EntityHead, features, target_window
+from core.adapters.entity_head import HEAD_FILE, EntityHead, target_window
 from core.concurrency import expected_parallel_calls
 from core.errors import ClassifierError, InvalidInputError, ModelNotFoundError
 from core.models import Prediction
@@ -135,11 +135,11 @@ class OnnxClassifier:
         self._lock = threading.Lock()  # tokenizer truncation state is shared
         # The entity head, where the folder has one and the graph outputs its layer.
         self.entity_head = EntityHead.load(self.model_dir)
-        if self.entity_head is not None and self.entity_head.hidden_output not in {
-                o.name for o in self.session.get_outputs()}:
+        outputs = {o.name for o in self.session.get_outputs()}
+        if self.entity_head is not None and not set(self.entity_head.hidden_outputs) <= outputs:
             raise ModelNotFoundError(
-                f"{self.model_dir / HEAD_FILE} reads {self.entity_head.hidden_output}, which "
-                f"{model_file} does not output: export the model with `newsig model "
+                f"{self.model_dir / HEAD_FILE} reads {self.entity_head.hidden_outputs}, which "
+                f"{model_file} does not output (all): export the model with `newsig model "
                 "entity-head`")
 
     @property
@@ -228,17 +228,17 @@ class OnnxClassifier:
         return self.entity_head is not None
 
     def _states(self, text: str, session: Any = None
-                ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-        """Logits, the head's layer (tokens x width) and token offsets of one text."""
+                ) -> tuple[np.ndarray, list[np.ndarray], list[tuple[int, int]]]:
+        """Logits, the head's layers (each tokens x width) and token offsets of one text."""
         assert self.entity_head is not None
         with self._lock:
             enc = self.tokenizer.encode(text)
         try:
-            logits, hidden = (session or self._sessions[-1]).run(
-                ["logits", self.entity_head.hidden_output], self.feed([enc.ids]))
+            logits, *hidden = (session or self._sessions[-1]).run(
+                ["logits", *self.entity_head.hidden_outputs], self.feed([enc.ids]))
         except Exception as exc:
             raise ClassifierError(f"ONNX model failed: {exc}") from exc
-        return logits[0], hidden[0], list(enc.offsets)
+        return logits[0], [h[0] for h in hidden], list(enc.offsets)
 
     def _one_target(self, session: Any, text: str, spans: Sequence[tuple[int, int]]
                     ) -> tuple[Prediction, list[Prediction]]:
@@ -249,11 +249,11 @@ class OnnxClassifier:
         prediction = Prediction.from_probabilities(tuple(probs), self._model_version)
         targets = []
         for start, end in spans:
-            x = features(hidden, offsets, start, end, head.context)
+            x = head.features(hidden, offsets, start, end)
             if x is None:  # past the model's window: the sentence around the target
                 left, right = target_window(text, start, end)
                 _, h2, off2 = self._states(text[left:right], session)
-                x = features(h2, off2, start - left, end - left, head.context)
+                x = head.features(h2, off2, start - left, end - left)
             if x is None:
                 targets.append(prediction)
                 continue

@@ -81,6 +81,10 @@ def test_features_and_windows() -> None:
     x = features(hidden, offsets, 4, 8, context=1)
     assert x is not None and list(x) == [0, 1, 4, 5, 4, 5]
     assert features(hidden, offsets, 20, 25, context=1) is None
+    two = EntityHead(np.zeros((3, 12)), np.zeros(3), hidden_output=["a", "b"], context=1,
+                     version="D")
+    both = two.features([hidden, hidden * 2], offsets, 4, 8)
+    assert both is not None and list(both) == [0, 1, 4, 5, 4, 5, 0, 2, 8, 10, 8, 10]
     text = "First sentence here. Target sentence with Acme. Last one."
     assert text[slice(*target_window(text, 42, 46))] == "Target sentence with Acme."
 
@@ -94,6 +98,11 @@ def test_a_model_without_a_head_gives_each_span_its_texts(classifier: OnnxClassi
 def test_a_broken_or_mismatched_head_is_a_clear_error(tiny_model_dir: Path,
                                                       tmp_path: Path) -> None:
     import shutil
+
+    saved = EntityHead(np.ones((3, 4)), np.zeros(3), hidden_output=["x", "y"], context=2,
+                       version="D").save(tmp_path / HEAD_FILE)
+    loaded = EntityHead.load(saved.parent)
+    assert loaded is not None and loaded.hidden_outputs == ["x", "y"] and loaded.context == 2
 
     folder = tmp_path / "m"
     shutil.copytree(tiny_model_dir, folder)
