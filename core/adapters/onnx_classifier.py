@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from core.models import Prediction
 from core.names import LABELS, LABELS_FILE, MODEL_FILE, TOKENIZER_FILE, VERSION_FILE
 
 MODEL_FILES = (TOKENIZER_FILE, LABELS_FILE)
+Row = TypeVar("Row")
+Out = TypeVar("Out")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -178,38 +180,46 @@ class OnnxClassifier:
             feed["token_type_ids"] = np.zeros_like(input_ids)
         return feed
 
-    def _logits(self, session: Any, rows: Sequence[list[int]]) -> list[np.ndarray]:
+    def _logit_row(self, session: Any, ids: list[int]) -> np.ndarray:
         try:
-            return [session.run(["logits"], self.feed([ids]))[0][0] for ids in rows]
+            return session.run(["logits"], self.feed([ids]))[0][0]
         except Exception as exc:
             raise ClassifierError(f"ONNX model failed: {exc}") from exc
 
-    def _run(self, encoded: list[list[int]]) -> np.ndarray:
-        """Logits of each token-id list, each in a model run of its own."""
+    def _spread(self, rows: Sequence[Row], one: Callable[[Any, Row], Out], *,
+                size: Callable[[Row], int] | None = None) -> list[Out]:
+        """`one(session, row)` for each row, each in a model run of its own: a lone row of a
+        call that runs alone gets every core; many rows of a call that runs alone are spread
+        over one worker per core (one thread each), dealt round-robin in `size` order so every
+        worker gets a like share; overlapping calls get one thread each."""
         with self._count_lock:
             self._in_flight += 1
             alone = self._in_flight == 1 and expected_parallel_calls.get() <= 1
         try:
             narrow = self._sessions[-1]
-            if len(encoded) == 1 or not alone or self._row_workers == 1:
-                session = self._sessions[0] if alone and len(encoded) == 1 else narrow
-                return np.stack(self._logits(session, encoded))
+            if len(rows) == 1 or not alone or self._row_workers == 1:
+                session = self._sessions[0] if alone and len(rows) == 1 else narrow
+                return [one(session, row) for row in rows]
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._row_workers,
                                                 thread_name_prefix="newsig-onnx-rows")
-            # Dealt round-robin in length order, so every worker gets a like share of tokens.
-            order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+            order = sorted(range(len(rows)), key=lambda i: size(rows[i])) if size else list(
+                range(len(rows)))
             shares = [order[k::self._row_workers] for k in range(self._row_workers)]
-            parts = [self._pool.submit(self._logits, narrow, [encoded[i] for i in share])
+            parts = [self._pool.submit(lambda idx: [one(narrow, rows[i]) for i in idx], share)
                      for share in shares]
-            logits = np.empty((len(encoded), len(LABELS)), dtype=np.float32)
+            out: list[Any] = [None] * len(rows)
             for share, part in zip(shares, parts, strict=True):
-                for i, row in zip(share, part.result(), strict=True):
-                    logits[i] = row
-            return logits
+                for i, result in zip(share, part.result(), strict=True):
+                    out[i] = result
+            return out
         finally:
             with self._count_lock:
                 self._in_flight -= 1
+
+    def _run(self, encoded: list[list[int]]) -> np.ndarray:
+        """Logits of each token-id list, each in a model run of its own."""
+        return np.stack(self._spread(encoded, self._logit_row, size=len))
 
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         if isinstance(texts, str):
@@ -273,26 +283,5 @@ class OnnxClassifier:
         for i, (text, _) in enumerate(items):
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
-        with self._count_lock:
-            self._in_flight += 1
-            alone = self._in_flight == 1 and expected_parallel_calls.get() <= 1
-        try:
-            narrow = self._sessions[-1]
-            if len(items) == 1 or not alone or self._row_workers == 1:
-                session = self._sessions[0] if alone and len(items) == 1 else narrow
-                return [self._one_target(session, t, s) for t, s in items]
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._row_workers,
-                                                thread_name_prefix="newsig-onnx-rows")
-            shares = [list(range(len(items)))[k::self._row_workers]
-                      for k in range(self._row_workers)]
-            parts = [self._pool.submit(lambda idx: [self._one_target(narrow, *items[i])
-                                                    for i in idx], share) for share in shares]
-            out: list[Any] = [None] * len(items)
-            for share, part in zip(shares, parts, strict=True):
-                for i, result in zip(share, part.result(), strict=True):
-                    out[i] = result
-            return out
-        finally:
-            with self._count_lock:
-                self._in_flight -= 1
+        return self._spread(list(items), lambda session, item: self._one_target(
+            session, *item), size=lambda item: len(item[0]))
