@@ -19,6 +19,7 @@ from api.middleware import GuardMiddleware
 from api.schemas import (
     ClassifyRequest,
     ClassifyResponse,
+    EventKindOut,
     HealthResponse,
     PredictionOut,
     SignalsResponse,
@@ -33,7 +34,7 @@ from core.errors import (
     NewsSignalsError,
 )
 from core.feedhealth import FeedHealth
-from core.models import Entity
+from core.models import Entity, Sentiment
 from core.names import SERVICE_VERSION
 from core.queries import SignalsQuery, SummaryQuery
 from dashboards.local import mount_dashboard, mount_docs
@@ -131,6 +132,14 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
     def signals(query: Annotated[SignalsQuery, Query()]) -> SignalsResponse:
         page = services.service.signals(query)
         return SignalsResponse(items=page.items, next_cursor=page.next_cursor)
+
+    @app.get("/events", response_model=list[EventKindOut], tags=["signals"])
+    def events() -> list[EventKindOut]:
+        """The event taxonomy: every kind a signal's `events` can hold."""
+        from core.events import TAXONOMY
+
+        return [EventKindOut(name=k.name, group=k.group, polarity=Sentiment(k.polarity),
+                             reason=k.reason) for k in TAXONOMY]
 
     @app.get("/signals/summary", response_model=SummaryResponse, tags=["signals"])
     def signals_summary(query: Annotated[SummaryQuery, Query()]) -> SummaryResponse:

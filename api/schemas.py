@@ -161,12 +161,26 @@ class PredictionOut(BaseModel):
         "span [start, end), role (subject, mentioned, rater) and the sentiment toward each")
     targets: list[TargetOut] | None = Field(
         default=None, description="with `targets` in the request: the sentiment toward each")
+    events: list[str] = Field(default_factory=list, description="event kinds the text reports "
+                              "(docs/events.md), e.g. guidance_cut; often none")
+    tier: str | None = Field(default=None, description="which tier answered: fast (the "
+                             "student) or accurate (the teacher); null outside a cascade")
 
     @classmethod
     def of(cls, text: str, p: Prediction, entities: list[Entity] | None = None,
            targets: list[TargetOut] | None = None) -> PredictionOut:
+        from core.events import tag
+
         return cls(text=text, label=p.label, probabilities=p.probabilities, score=p.score,
-                   model_version=p.model_version, entities=entities or [], targets=targets)
+                   model_version=p.model_version, entities=entities or [], targets=targets,
+                   events=p.events or tag(text), tier=p.tier)
+
+
+class EventKindOut(BaseModel):
+    name: str
+    group: str
+    polarity: Sentiment = Field(description="the default sentiment for the subject company")
+    reason: str
 
 
 class ClassifyResponse(BaseModel):

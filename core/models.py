@@ -73,6 +73,11 @@ class Prediction(BaseModel):
     probabilities: Probabilities
     score: Annotated[float, Field(ge=-1.0, le=1.0)]
     model_version: str
+    #: Event kinds the text reports (core.events), in taxonomy order; often none.
+    events: list[str] = Field(default_factory=list)
+    #: Which tier answered: "fast" (the student) or "accurate" (the teacher, in the
+    #: cascade); None from a classifier outside a cascade (older stored signals too).
+    tier: str | None = None
 
     @classmethod
     def from_probabilities(cls, probs: list[float] | tuple[float, ...],
@@ -223,6 +228,8 @@ class Signal(ArticleFields):
     score: float
     model_version: str
     entities: list[Entity] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)
+    tier: str | None = None
 
     def entity(self, ticker: str) -> Entity | None:
         """This company's entity (never a rater's), if the signal names it."""

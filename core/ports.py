@@ -52,19 +52,21 @@ class SignalStore(Protocol):
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
-              distinct_story: bool = False, role: str | None = None) -> SignalPage:
+              distinct_story: bool = False, role: str | None = None,
+              event: str | None = None) -> SignalPage:
         """Newest first by first_seen_at, since <= t < until, paginated by an opaque cursor.
 
         distinct_story: only each story's earliest sighting (within the source filter).
         ticker: the signals naming that company as subject or mentioned (never as rater);
-        role narrows to one of the two."""
+        role narrows to one of the two. event: only signals tagged with that event kind."""
         ...
 
     def latest(self, n: int = 20) -> list[Signal]: ...
 
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
-                bucket_seconds: int = 3600, role: str | None = None) -> list[SummaryBucket]:
+                bucket_seconds: int = 3600, role: str | None = None,
+                event: str | None = None) -> list[SummaryBucket]:
         """Counts per label and mean score per time bucket, oldest first. With a ticker, the
         label and score are the sentiment toward that company (its entity's), where known."""
         ...

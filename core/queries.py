@@ -28,6 +28,22 @@ class TimeRange(BaseModel):
         default=None, description="with ticker: only signals where that company is the "
                                   "subject (or only mentioned); raters never match a ticker")
 
+    event: str | None = Field(default=None, max_length=64,
+                              description="an event kind of the taxonomy (docs/events.md), "
+                                          "e.g. guidance_cut")
+
+    @field_validator("event")
+    @classmethod
+    def _event(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from core.events import KINDS
+
+        if v not in KINDS:
+            raise InvalidInputError(f"unknown event kind {v!r}; see docs/events.md "
+                                    f"({len(KINDS)} kinds, e.g. guidance_cut)", field="event")
+        return v
+
     @field_validator("ticker")
     @classmethod
     def _ticker(cls, v: str | None) -> str | None:

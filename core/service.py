@@ -41,6 +41,15 @@ if TYPE_CHECKING:
     from core.entities import Linker
 
 
+def _with_events(texts: Sequence[str], predictions: list[Prediction]) -> list[Prediction]:
+    """Each prediction with the event kinds (core.events) of its text."""
+    from core.events import default_tagger
+
+    tagger = default_tagger()
+    return [p.model_copy(update={"events": tagger.tag(t)})
+            for t, p in zip(texts, predictions, strict=True)]
+
+
 class RejectedItem(BaseModel):
     signal_id: str
     title: str
@@ -70,6 +79,11 @@ class Health(BaseModel):
     model_version: str | None
     model_error: str | None = None
     store: dict[str, object]
+    #: "fast" or "accurate" (the cascade), and then each tier's model version and the
+    #: cascade's counters (texts, escalated, teacher_failures).
+    tier: str | None = None
+    model_versions: dict[str, str] | None = None
+    cascade: dict[str, int] | None = None
 
 
 class SignalService:
@@ -129,7 +143,8 @@ class SignalService:
 
     # -- use cases -----------------------------------------------------------------------
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
-        return self.retry.call(lambda: self.classifier.classify(list(texts)))
+        """Predictions in input order, each with the event kinds its text reports."""
+        return _with_events(texts, self.retry.call(lambda: self.classifier.classify(list(texts))))
 
     def entities(self, texts: Sequence[str]) -> list[list[EntityMention]]:
         """The companies each text names, with their roles (core.entities)."""
@@ -150,7 +165,9 @@ class SignalService:
             clf = self.classifier
             assert isinstance(clf, TargetedClassifier)
             items = list(zip(texts, spans, strict=True))
-            return self.retry.call(lambda: clf.classify_targets(items))
+            scored = self.retry.call(lambda: clf.classify_targets(items))
+            heads = _with_events(texts, [p for p, _ in scored])
+            return [(h, per) for h, (_, per) in zip(heads, scored, strict=True)]
         return [(p, [p] * len(s)) for p, s in zip(self.classify(texts), spans, strict=True)]
 
     def analyse(self, texts: Sequence[str]) -> list[tuple[Prediction, list[Entity]]]:
@@ -260,13 +277,15 @@ class SignalService:
     def signals(self, query: SignalsQuery) -> SignalPage:
         return self.store.query(source=query.source, ticker=query.ticker, since=query.since,
                                 until=query.until, limit=query.limit, cursor=query.cursor,
-                                distinct_story=query.distinct == "story", role=query.role)
+                                distinct_story=query.distinct == "story", role=query.role,
+                                event=query.event)
 
     def summary(self, query: SummaryQuery) -> SummaryResult:
         seconds = query.bucket_seconds
         buckets = self.store.summary(source=query.source, ticker=query.ticker,
                                      since=query.since, until=query.until,
-                                     bucket_seconds=seconds, role=query.role)
+                                     bucket_seconds=seconds, role=query.role,
+                                     event=query.event)
         return SummaryResult(bucket_seconds=seconds, buckets=buckets)
 
     # -- feed state: what the service remembers about each feed between passes ------------
@@ -317,8 +336,15 @@ class SignalService:
     def health(self) -> Health:
         """The model's version (building the classifier if needed) and the store's state."""
         model_version, model_error = None, None
+        tier: str | None = None
+        versions: dict[str, str] | None = None
+        cascade: dict[str, int] | None = None
         try:
-            model_version = self.classifier.model_version
+            clf = self.classifier
+            model_version = clf.model_version
+            versions = getattr(clf, "versions", None)
+            tier = "accurate" if versions else "fast"
+            cascade = dict(getattr(clf, "stats", {})) or None
         except NewsSignalsError as exc:
             model_error = str(exc)
         try:
@@ -327,4 +353,5 @@ class SignalService:
             store = {"ok": False, "error": str(exc)}
         ok = model_error is None and bool(store.get("ok"))
         return Health(status="ok" if ok else "degraded", model_version=model_version,
-                      model_error=model_error, store=store)
+                      model_error=model_error, store=store, tier=tier,
+                      model_versions=versions, cascade=cascade)

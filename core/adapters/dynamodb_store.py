@@ -121,7 +121,8 @@ class DynamoDBSignalStore:
         doc = signal.model_dump_json()
         tk = _time_key(signal)
         common = {"doc": _s(doc), "source_id": _s(signal.source_id),
-                  "story_id": _s(signal.story_id), **self._ttl(signal)}
+                  "story_id": _s(signal.story_id), **self._ttl(signal),
+                  **({"events": {"SS": sorted(signal.events)}} if signal.events else {})}
         items = [{PK: _s(f"{KEY_SIGNAL}{signal.signal_id}"), SK: _s(SORT_SIGNAL),
                   GSI_BY_SOURCE_PK: _s(f"{KEY_SOURCE}{signal.source_id}"), GSI_BY_SOURCE_SK: _s(tk),
                   GSI_BY_TIME_PK: _s(ALL), GSI_BY_TIME_SK: _s(tk), **common}]
@@ -264,7 +265,7 @@ class DynamoDBSignalStore:
         return Signal.model_validate_json(item["doc"]["S"]) if item else None
 
     def _query_spec(self, source: str | None, ticker: str | None, since: datetime | None,
-                    until: datetime | None, role: str | None = None
+                    until: datetime | None, role: str | None = None, event: str | None = None
                     ) -> tuple[dict[str, Any], list[str]]:
         if ticker:
             index, pk_name, sk_name = None, PK, SK
@@ -302,6 +303,10 @@ class DynamoDBSignalStore:
             filters.append("#role = :role")
             names["#role"] = "role"
             values[":role"] = _s(role)
+        if event:
+            filters.append("contains(#ev, :ev)")
+            names["#ev"] = "events"
+            values[":ev"] = _s(event)
         if filters:
             spec["FilterExpression"] = " AND ".join(filters)
         key_names = [PK, SK] + ([pk_name, sk_name] if index else [])
@@ -346,11 +351,12 @@ class DynamoDBSignalStore:
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
-              distinct_story: bool = False, role: str | None = None) -> SignalPage:
+              distinct_story: bool = False, role: str | None = None,
+              event: str | None = None) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
-        spec, key_names = self._query_spec(source, ticker, since, until, role)
+        spec, key_names = self._query_spec(source, ticker, since, until, role, event)
         fingerprint = query_fingerprint("ddb", source, ticker, since, until, distinct_story,
-                                        *([role] if role else []))
+                                        *([role] if role else []), *([event] if event else []))
         start = self._start_key(cursor, spec, key_names, fingerprint) if cursor else None
         items: list[dict[str, Any]] = []
         more = False
@@ -392,9 +398,10 @@ class DynamoDBSignalStore:
 
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
-                bucket_seconds: int = 3600, role: str | None = None) -> list[SummaryBucket]:
+                bucket_seconds: int = 3600, role: str | None = None,
+                event: str | None = None) -> list[SummaryBucket]:
         bucket_seconds = max(1, int(bucket_seconds))
-        spec, _ = self._query_spec(source, ticker, since, until, role)
+        spec, _ = self._query_spec(source, ticker, since, until, role, event)
         acc: dict[tuple[int, str], list[float]] = {}
         start = None
         while True:

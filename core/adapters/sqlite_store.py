@@ -128,7 +128,8 @@ def _row(signal: Signal) -> tuple[Any, ...]:
             to_iso(signal.first_seen_at), to_iso(signal.scored_at),
             json.dumps(signal.tickers), signal.label.value,
             p.negative, p.neutral, p.positive, signal.score, signal.model_version,
-            signal.link_key, json.dumps(signal.flags), _entities_json(signal), "[]", None)
+            signal.link_key, json.dumps(signal.flags), _entities_json(signal),
+            json.dumps(signal.events), signal.tier)
 
 
 def _entities_json(signal: Signal) -> str:
@@ -148,7 +149,7 @@ def _ticker_rows(signal: Signal) -> list[tuple[Any, ...]]:
 
 def _score_row(signal: Signal) -> tuple[Any, ...]:
     p = signal.probabilities
-    return (signal.signal_id, signal.model_version, 1, to_iso(signal.scored_at), None,
+    return (signal.signal_id, signal.model_version, 1, to_iso(signal.scored_at), signal.tier,
             signal.label.value, p.negative, p.neutral, p.positive, signal.score,
             _entities_json(signal))
 
@@ -164,6 +165,7 @@ def _signal(row: sqlite3.Row) -> Signal:
         probabilities=Probabilities(negative=row["p_negative"], neutral=row["p_neutral"],
                                     positive=row["p_positive"]),
         score=row["score"], model_version=row["model_version"],
+        events=json.loads(row["events"]), tier=row["tier"],
     )
 
 
@@ -343,10 +345,13 @@ class SQLiteSignalStore:
         return _signal(row) if row else None
 
     def _filters(self, source: str | None, ticker: str | None, since: datetime | None,
-                 until: datetime | None, role: str | None = None
+                 until: datetime | None, role: str | None = None, event: str | None = None
                  ) -> tuple[str, list[Any], str]:
         where: list[str] = []
         params: list[Any] = []
+        if event:
+            where.append("EXISTS (SELECT 1 FROM json_each(s.events) WHERE json_each.value = ?)")
+            params.append(event)
         if ticker:
             table = "signal_tickers t JOIN signals s ON s.signal_id = t.signal_id"
             time_col = "t.first_seen_at"
@@ -372,9 +377,10 @@ class SQLiteSignalStore:
     def query(self, *, source: str | None = None, ticker: str | None = None,
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
-              distinct_story: bool = False, role: str | None = None) -> SignalPage:
+              distinct_story: bool = False, role: str | None = None,
+              event: str | None = None) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
-        table, params, where = self._filters(source, ticker, since, until, role)
+        table, params, where = self._filters(source, ticker, since, until, role, event)
         if distinct_story:
             # Only a story's earliest sighting (ever, within the source filter): a story
             # syndicated later is not new news, so it must not reappear in a later window.
@@ -383,7 +389,7 @@ class SQLiteSignalStore:
                       f"{same_source} AND (e.first_seen_at < s.first_seen_at OR "
                       "(e.first_seen_at = s.first_seen_at AND e.signal_id < s.signal_id)))")
         fingerprint = query_fingerprint("sqlite", source, ticker, since, until, distinct_story,
-                                        *([role] if role else []))
+                                        *([role] if role else []), *([event] if event else []))
         if cursor:
             fields = decode_cursor(cursor, ("t", "id"), query=fingerprint)
             seen, sid = fields["t"], fields["id"]
@@ -423,9 +429,10 @@ class SQLiteSignalStore:
 
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
-                bucket_seconds: int = 3600, role: str | None = None) -> list[SummaryBucket]:
+                bucket_seconds: int = 3600, role: str | None = None,
+                event: str | None = None) -> list[SummaryBucket]:
         bucket_seconds = max(1, int(bucket_seconds))
-        table, params, where = self._filters(source, ticker, since, until, role)
+        table, params, where = self._filters(source, ticker, since, until, role, event)
         # With a ticker: the sentiment toward that company (its entity), else the headline's.
         label, score = (("COALESCE(t.label, s.label)", "COALESCE(t.score, s.score)") if ticker
                         else ("s.label", "s.score"))

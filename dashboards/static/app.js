@@ -49,7 +49,8 @@ function filters() {
   const ticker = $("#filter-ticker").value.trim().toUpperCase();
   const days = Number($("#filter-window").value);
   const since = new Date(Date.now() - days * 86400e3).toISOString();
-  return { source, ticker, since, bucket: $("#filter-bucket").value };
+  const event = $("#filter-event").value;
+  return { source, ticker, event, since, bucket: $("#filter-bucket").value };
 }
 
 function query(params) {
@@ -78,6 +79,22 @@ function entityChips(s) {
   return box;
 }
 
+// One tag per event kind the headline reports (docs/events.md); a click filters by it.
+function eventTags(s) {
+  const box = el("span", null, "chips");
+  for (const kind of s.events || []) {
+    const tag = el("span", kind.replaceAll("_", " "), "chip event");
+    tag.dataset.event = kind;
+    tag.title = `event: ${kind} (click to filter)`;
+    tag.addEventListener("click", () => {
+      $("#filter-event").value = kind;
+      loadSignals().catch(showError); loadSummary().catch(showError);
+    });
+    box.appendChild(tag);
+  }
+  return box;
+}
+
 function signalRow(s, fresh) {
   const tr = el("tr", null, fresh ? "fresh" : "");
   tr.dataset.id = s.signal_id;
@@ -90,6 +107,7 @@ function signalRow(s, fresh) {
     title.textContent = s.title;
   }
   title.appendChild(entityChips(s));
+  title.appendChild(eventTags(s));
   const label = el("td"); label.appendChild(labelBadge(s.label));
   tr.append(title, el("td", s.source_id), label, el("td", s.score.toFixed(2), "num"),
             el("td", fmtTime(s.published_at)), el("td", fmtTime(s.first_seen_at)));
@@ -104,7 +122,7 @@ function renderSignals() {
 
 async function loadSignals() {
   const f = filters();
-  const page = await getJSON(`signals?${query({ source: f.source, ticker: f.ticker, limit: 50 })}`);
+  const page = await getJSON(`signals?${query({ source: f.source, ticker: f.ticker, event: f.event, limit: 50 })}`);
   state.signals = page.items;
   renderSignals();
 }
@@ -176,11 +194,21 @@ function drawMix(buckets) {
 let summaryTimer = null;
 async function loadSummary() {
   const f = filters();
-  const s = await getJSON(`signals/summary?${query({ source: f.source, ticker: f.ticker, since: f.since, bucket: f.bucket })}`);
+  const s = await getJSON(`signals/summary?${query({ source: f.source, ticker: f.ticker, event: f.event, since: f.since, bucket: f.bucket })}`);
   drawChart(s.buckets, s.bucket_seconds, f.since);
   drawMix(s.buckets);
 }
 function refreshSummarySoon() { clearTimeout(summaryTimer); summaryTimer = setTimeout(() => loadSummary().catch(showError), 500); }
+
+async function loadEvents() {
+  const kinds = await getJSON("events");
+  const select = $("#filter-event");
+  for (const k of kinds) {
+    const o = new Option(k.name.replaceAll("_", " "), k.name);
+    o.title = `${k.group}, ${k.polarity}: ${k.reason}`;
+    select.appendChild(o);
+  }
+}
 
 async function loadFeeds() {
   const feeds = await getJSON("feeds");
@@ -238,7 +266,7 @@ $("#classify-form").addEventListener("submit", async (ev) => {
   }
 });
 
-for (const id of ["#filter-source", "#filter-bucket", "#filter-window"]) $(id).addEventListener("change", () => { loadSignals().catch(showError); loadSummary().catch(showError); });
+for (const id of ["#filter-source", "#filter-bucket", "#filter-window", "#filter-event"]) $(id).addEventListener("change", () => { loadSignals().catch(showError); loadSummary().catch(showError); });
 $("#filter-ticker").addEventListener("change", () => { loadSignals().catch(showError); loadSummary().catch(showError); });
 
 function matchesFilters(s) {
@@ -264,5 +292,5 @@ function connectStream() {
   });
 }
 
-Promise.all([loadHealth(), loadFeeds(), loadSignals(), loadSummary(), loadAlerts()]).catch(showError).finally(connectStream);
+Promise.all([loadHealth(), loadFeeds(), loadEvents(), loadSignals(), loadSummary(), loadAlerts()]).catch(showError).finally(connectStream);
 setInterval(() => { loadHealth(); loadFeeds().catch(showError); loadAlerts().catch(showError); }, 30000);

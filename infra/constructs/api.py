@@ -27,7 +27,7 @@ from infra.constructs.ingest import grant_table
 #: `{proxy+}` stands for the app's static mounts. tests/infra checks this against the app.
 ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/classify"), ("GET", "/signals"), ("GET", "/signals/summary"),
-    ("GET", "/feeds"), ("GET", "/health"), ("GET", "/openapi.json"),
+    ("GET", "/feeds"), ("GET", "/events"), ("GET", "/health"), ("GET", "/openapi.json"),
     ("GET", "/"), ("GET", "/static/{proxy+}"), ("GET", "/docs"), ("GET", "/docs/assets/{proxy+}"))
 #: App routes API Gateway does not serve, and why.
 NOT_ROUTED = {("GET", "/signals/stream"): "server-sent events hold a connection open, which "

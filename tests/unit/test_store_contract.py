@@ -464,3 +464,23 @@ def test_sqlite_migrates_a_populated_version_3_store(tmp_path: Path) -> None:
     reopened = SQLiteSignalStore(path)  # idempotent: opening again migrates nothing
     assert len(reopened.query(limit=1000).items) == 41
     reopened.close()
+
+
+def test_event_filter_and_round_trip(store: SignalStore) -> None:
+    tagged = [make_signal(i, tickers=["NOK"]).model_copy(update={"events": events})
+              for i, events in enumerate([["guidance_cut"], ["guidance_cut", "layoffs"], [],
+                                           ["buyback"]])]
+    store.put_many(tagged)
+    assert store.get(tagged[1].signal_id).events == ["guidance_cut", "layoffs"]  # type: ignore[union-attr]
+    cut = store.query(event="guidance_cut").items
+    assert sorted(s.signal_id for s in cut) == sorted(s.signal_id for s in tagged[:2])
+    assert [s.signal_id for s in store.query(event="buyback", ticker="NOK").items] == \
+        [tagged[3].signal_id]
+    assert store.query(event="recall").items == []
+    buckets = store.summary(event="guidance_cut", bucket_seconds=86400)
+    assert sum(b.total for b in buckets) == 2
+    # paging under a filter covers the matches once
+    first = store.query(event="guidance_cut", limit=1)
+    second = store.query(event="guidance_cut", limit=1, cursor=first.next_cursor)
+    assert {first.items[0].signal_id, second.items[0].signal_id} == \
+        {s.signal_id for s in tagged[:2]}
