@@ -113,6 +113,29 @@ def cmd_teacher_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_teacher_export(args: argparse.Namespace) -> int:
+    from model.teacher import default_cache, export_teacher
+
+    source = args.source or default_cache() / "teacher-run" / "best"
+    out = args.out or default_cache() / "teacher"
+    info = export_teacher(Path(source), Path(out))
+    emit(json.dumps({"teacher_dir": str(out), "model_version": info["model_version"],
+                     "epoch": info["epoch"], "bytes": info["bytes"]}))
+    return 0
+
+
+def cmd_model_cascade(args: argparse.Namespace) -> int:
+    from model.cascade import evaluate_cascade
+    from model.teacher import default_cache
+
+    result = evaluate_cascade(settings_from(args).model_dir,
+                              Path(args.teacher_dir or default_cache() / "teacher"),
+                              out=args.out, latency_texts=args.latency_texts)
+    write_json({k: v for k, v in result.items() if k != "curve"} if not args.curve else result,
+               None)
+    return 0
+
+
 def cmd_teacher_label(args: argparse.Namespace) -> int:
     from model.distill import SOFT_LABELS, label_transfer_set
     from model.teacher import teacher_info
@@ -173,6 +196,15 @@ def cmd_model_behaviour(args: argparse.Namespace) -> int:
     result = run_suite(clf.classify, seed=args.seed)
     write_json({"model_version": clf.model_version, "model_file": args.model_file, **result},
                 args.out)
+    return 0
+
+
+def cmd_model_event_data(args: argparse.Namespace) -> int:
+    from model.event_data import check_templates, write_training_csv
+
+    check_templates()
+    n = write_training_csv(args.out, per_template=args.per_template, seed=args.seed)
+    emit(json.dumps({"out": str(args.out), "rows": n, "per_template": args.per_template}))
     return 0
 
 
@@ -327,6 +359,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_flags(p, TeacherConfig, skip={"progress"})
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     p.set_defaults(func=cmd_teacher_train)
+    p = tsub.add_parser("export", help="a trained teacher epoch as the accurate tier's int8 "
+                                       "ONNX folder (about 110 MB)")
+    p.add_argument("--source", type=Path, help="an epoch folder of `teacher train` (default: "
+                                               "~/.cache/newsig/teacher-run/best)")
+    p.add_argument("--out", type=Path, help="default: ~/.cache/newsig/teacher "
+                                            "($NEWSIG_TEACHER_DIR is where serving looks)")
+    p.set_defaults(func=cmd_teacher_export)
+    p = msub.add_parser("cascade", help="the accurate tier: threshold by the validation rule, "
+                                        "figures per tier, the accuracy/escalation plot")
+    model_arg(p)
+    p.add_argument("--teacher-dir", type=Path, help="default: ~/.cache/newsig/teacher")
+    p.add_argument("--out", type=Path, help="folder for cascade.json and cascade_curve.png")
+    p.add_argument("--latency-texts", type=int, default=300)
+    p.add_argument("--curve", action="store_true", help="print the curve's points too")
+    p.set_defaults(func=cmd_model_cascade)
     p = tsub.add_parser("label", help="label the transfer set with the teacher: writes "
                                       "model/data/distill/soft_labels.csv (+ .json provenance)")
     p.add_argument("--teacher", help="fine-tuned teacher folder (default: the best epoch of "
@@ -355,6 +402,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "--ensemble; default the committed file)")
     p.set_defaults(func=cmd_teacher_label)
 
+    p = msub.add_parser("event-data", help="event headlines over the taxonomy (core/events.py) "
+                        "labelled with each kind's polarity: training rows for the teacher")
+    p.add_argument("--out", type=Path, required=True, help="CSV to write (text,label,event)")
+    p.add_argument("--per-template", type=int, default=12, help="companies per template")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_model_event_data)
     p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "
                                         "measured figures beat the release's")
     p.add_argument("--from", dest="source", required=True, help="trained model folder")

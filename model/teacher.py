@@ -133,6 +133,8 @@ class TeacherConfig(LoopConfig):
     """train on the headlines too (their holdout is the headline validation)"""
     threads: int = Field(default=0, ge=0)
     """torch threads (0: one per core)"""
+    extra_csv: Path | None = None
+    """more labelled training rows (text,label CSV), e.g. `newsig model event-data`"""
 
 
 class TeacherRun(BaseModel):
@@ -158,6 +160,11 @@ def train_teacher(cfg: TeacherConfig, *, resume: bool = True) -> TeacherRun:
                         **({} if cfg.headlines else {"headlines_csv": None}))
     data = load_training_data(split)
     tr_x, tr_y = data["train"]
+    if cfg.extra_csv is not None:
+        from model.data import load_labelled_csv
+
+        ex_x, ex_y = load_labelled_csv(cfg.extra_csv)
+        tr_x, tr_y = [*tr_x, *ex_x], [*tr_y, *ex_y]
     va_x = data["val_phrasebank"][0]
     hv_x = data.get("val_headlines", ([], []))[0]
 
@@ -216,4 +223,72 @@ def teacher_info(teacher_dir: Path | None = None) -> dict[str, Any]:
         epoch = path.resolve().name.removeprefix("epoch-")
         info["epoch"] = int(epoch) if epoch.isdigit() else None
         info["history"] = run.get("history")
+    return info
+
+
+TEACHER_INPUTS = ("input_ids", "attention_mask")
+
+
+def export_teacher(source: Path, out: Path, *, keep_fp32: bool = False) -> dict[str, Any]:
+    """A fine-tuned teacher folder (an epoch of `teacher train`) as a serving folder the
+    ONNX classifier loads: int8 graph (dynamic, per-channel; embeddings 8-bit too),
+    tokenizer.json, labels.json, model_version, teacher.json (where it came from).
+
+    MPNet takes no token types, and onnxruntime's BERT fusions do not apply to its relative
+    position bias, so the graph is exported with two inputs and quantized unfused."""
+    import logging
+    import shutil
+    import warnings
+
+    import torch
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModelForSequenceClassification
+
+    from core.names import LABELS, MODEL_FILE, MODEL_FP32_FILE, TOKENIZER_FILE
+    from model.export import write_labels, write_model_version
+
+    if not (source / "config.json").exists():
+        raise FileNotFoundError(f"{source}: not a fine-tuned teacher (no config.json); run "
+                                "`newsig model teacher train` first")
+    model = AutoModelForSequenceClassification.from_pretrained(str(source)).eval()
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    if sorted(id2label.values()) != sorted(LABELS):
+        raise ValueError(f"{source}: labels {sorted(id2label.values())}, expected {LABELS}")
+    out.mkdir(parents=True, exist_ok=True)
+    ids = torch.tensor([[0, 713, 16, 10, 1296, 2, 1, 1], [0, 713, 2, 1, 1, 1, 1, 1]])
+    mask = (ids != 1).long()
+    ids = ids.clamp(max=model.config.vocab_size - 1)
+    fp32 = out / MODEL_FP32_FILE
+    axes = {name: {0: "batch", 1: "sequence"} for name in TEACHER_INPUTS}
+    axes["logits"] = {0: "batch"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hasattr(model, "set_attn_implementation"):
+            model.set_attn_implementation("eager")
+        torch.onnx.export(model, (ids, mask), str(fp32), input_names=list(TEACHER_INPUTS),
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17,
+                          dynamo=False)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8,
+                         per_channel=True, op_types_to_quantize=["MatMul", "Gemm", "Gather"],
+                         extra_options={"DefaultTensorType": TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
+    if not keep_fp32:
+        fp32.unlink()
+    shutil.copy2(source / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    run = source.resolve().parent / "teacher.json"
+    history = json.loads(run.read_text()) if run.exists() else {}
+    write_labels(out, id2label=id2label, max_length=128,
+                 base_model=history.get("base_model", "all-mpnet-base-v2"))
+    version = write_model_version(out)
+    info = {"role": "teacher", "model_version": version, "source": str(source.resolve()),
+            "epoch": source.resolve().name, "base_model": history.get("base_model"),
+            "history": history.get("history"), "config": history.get("config"),
+            "bytes": (out / MODEL_FILE).stat().st_size}
+    (out / "teacher.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
