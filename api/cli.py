@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.cliargs import emit, model_arg, settings_from, store_arg
+from core.cliargs import emit, model_arg, settings_from, store_arg, tier_arg
 from core.errors import InvalidInputError, NewsSignalsError
 
 
@@ -45,20 +45,23 @@ def _datetime(value: str) -> datetime:
 # -- commands ------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import check_exposure, serve
+    from core.wiring import check_tier
 
     settings = settings_from(args)
     check_exposure(args.host, settings, insecure=args.insecure)
+    check_tier(settings)
     serve(settings, host=args.host, port=args.port, feeds_file=args.feeds,
           interval=args.interval, schedule=not args.no_ingest)
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from core.wiring import build_service
+    from core.wiring import build_service, check_tier
     from ingest.feeds import load_feeds
     from ingest.pipeline import Ingestor
 
     settings = settings_from(args)
+    check_tier(settings)
     feeds = load_feeds(args.feeds or settings.feeds_file)
     service = build_service(settings)
     store = service.store
@@ -99,7 +102,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from core.names import MAX_HEADLINE_CHARS
     from core.service import SignalService
     from core.text import has_visible_text
-    from core.wiring import build_classifier, build_linker, retry_policy
+    from core.wiring import build_classifier, build_linker, check_tier, retry_policy
 
     if bool(args.texts) == bool(args.input):
         raise InvalidInputError("give either TEXT arguments or --input FILE")
@@ -113,6 +116,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if len(t) > MAX_HEADLINE_CHARS:
             texts[i] = t[:MAX_HEADLINE_CHARS]
     settings = settings_from(args)
+    check_tier(settings)
     service = SignalService(None, build_classifier(settings), retry=retry_policy(settings),
                             linker_factory=lambda: build_linker(settings))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -143,7 +147,7 @@ def _classify_targets(args: argparse.Namespace) -> int:
     from api.schemas import find_target
     from api.textio import read_pairs
     from core.service import SignalService
-    from core.wiring import build_classifier, retry_policy
+    from core.wiring import build_classifier, check_tier, retry_policy
 
     if not args.input:
         raise InvalidInputError("--target-column reads --input FILE (CSV or JSONL)")
@@ -159,6 +163,7 @@ def _classify_targets(args: argparse.Namespace) -> int:
                                     "text")
         spans.append(span)
     settings = settings_from(args)
+    check_tier(settings)
     service = SignalService(None, build_classifier(settings), retry=retry_policy(settings))
     lines = []
     chunk = 64
@@ -238,6 +243,30 @@ def cmd_entities(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events(args: argparse.Namespace) -> int:
+    """The taxonomy (JSON lines, or the Markdown table of docs/events.md); with texts or
+    --input, each text's event kinds and the phrase that matched each."""
+    from api.textio import read_texts
+    from core.events import TAXONOMY, default_tagger, markdown_table
+
+    if args.texts or args.input:
+        if args.texts and args.input:
+            raise InvalidInputError("give either TEXT arguments or --input FILE")
+        texts = list(args.texts) if args.texts else read_texts(args.input,
+                                                               text_column=args.text_column)
+        tagger = default_tagger()
+        for text in texts:
+            found = tagger.explain(text)
+            emit(json.dumps({"text": text, "events": list(found), "matched": found}))
+    elif args.markdown:
+        emit(markdown_table().rstrip("\n"))
+    else:
+        for k in TAXONOMY:
+            emit(json.dumps({"name": k.name, "group": k.group, "polarity": k.polarity,
+                             "reason": k.reason}))
+    return 0
+
+
 def cmd_universe_update(args: argparse.Namespace) -> int:
     from core.universe import UNIVERSE_FILE
     from ingest.universe import update
@@ -278,7 +307,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
         remaining, cursor = args.limit, None
         while remaining > 0:
             query = _validated(SignalsQuery, source=args.source, ticker=args.ticker,
-                               role=args.role,
+                               role=args.role, event=args.event,
                                since=args.since, until=args.until,
                                limit=min(remaining, MAX_PAGE), cursor=cursor,
                                distinct=args.distinct)
@@ -305,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the API and the ingestion scheduler")
+    tier_arg(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
@@ -321,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ingest", help="poll feeds, classify new headlines, store signals")
+    tier_arg(p)
     p.add_argument("--once", action="store_true", help="one pass, print its summary, exit")
     p.add_argument("--feeds", type=Path, default=None, help="feeds TOML (default: shipped list)")
     p.add_argument("--interval", type=float, default=None, help="seconds between passes")
@@ -338,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_feeds)
 
     p = sub.add_parser("classify", help="classify headlines, print JSON lines")
+    tier_arg(p)
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--input", help="CSV, JSONL or TXT file (- for stdin)")
     p.add_argument("--text-column", default="text")
@@ -378,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distinct", choices=["story"], help="each story once (earliest sighting)")
     p.add_argument("--role", choices=["subject", "mentioned"],
                    help="with --ticker: only signals where the company has this role")
+    p.add_argument("--event", help="only signals tagged with this event kind (newsig events "
+                                   "lists them), e.g. guidance_cut")
     store_arg(p)
     p.set_defaults(func=cmd_signals)
 
@@ -389,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tickers", dest="ticker_table", type=Path, default=None,
                    help="your own name,ticker CSV, extending the universe")
     p.set_defaults(func=cmd_entities)
+
+    p = sub.add_parser("events", help="the event taxonomy (JSON lines); with TEXT or --input: "
+                                      "the event kinds each text reports and why")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--input", help="CSV, JSONL or TXT file (- for stdin)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--markdown", action="store_true", help="the taxonomy as a Markdown table")
+    p.set_defaults(func=cmd_events)
 
     universe = sub.add_parser("universe", help="the company universe entities link to")
     usub = universe.add_subparsers(dest="universe_command", required=True)

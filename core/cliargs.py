@@ -17,7 +17,8 @@ from core.settings import Settings
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with the flags a command was given on top."""
     overrides = {}
-    for name in ("store_url", "model_dir", "classifier", "ticker_table", "alerts_file"):
+    for name in ("store_url", "model_dir", "classifier", "ticker_table", "alerts_file", "tier",
+                 "teacher_dir"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -58,6 +59,15 @@ def int_list(raw: str, flag: str, *, example: str = "1,2,3", minimum: int | None
 def store_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", dest="store_url", metavar="URL",
                    help="signal store URL (default: $NEWSIG_STORE_URL or sqlite:///var/signals.db)")
+
+
+def tier_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tier", choices=["fast", "accurate"], default=None,
+                   help="fast: the student alone; accurate: the teacher answers what the "
+                        "student is unsure of (default: $NEWSIG_TIER or fast)")
+    p.add_argument("--teacher-dir", type=Path, default=None,
+                   help="the built teacher (default: $NEWSIG_TEACHER_DIR or "
+                        "~/.cache/newsig/teacher; `make teacher` builds it)")
 
 
 def model_arg(p: argparse.ArgumentParser) -> None:

@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     #: serve on a non-loopback address unless `newsig serve --insecure`.
     api_key: str | None = Field(default=None, min_length=16, repr=False)
     sagemaker_endpoint: str | None = None
+    #: "fast": the student alone; "accurate": the confidence cascade (core.adapters.cascade),
+    #: the teacher answering the headlines the student is unsure of.
+    tier: str = "fast"
+    #: The built teacher (`make teacher`), for tier=accurate without teacher_endpoint.
+    teacher_dir: Path = Field(default_factory=lambda: Path(
+        __import__("os").environ.get("NEWSIG_CACHE", "~/.cache/newsig")).expanduser()
+        / "teacher")
+    #: SageMaker endpoint hosting the teacher (AWS): the Lambdas run the student in process
+    #: and send only the uncertain headlines there.
+    teacher_endpoint: str | None = None
+    #: Cascade threshold on the student's top probability (default: the teacher folder's
+    #: cascade.json, chosen on validation by `newsig model cascade`).
+    cascade_threshold: float | None = Field(default=None, ge=0, le=1)
+    #: Seconds the cascade waits for the teacher before the student's answer stands.
+    teacher_timeout_s: float = Field(default=10.0, gt=0, le=300)
     #: EventBridge bus the stream consumer publishes `Signal Created` events to (AWS).
     event_bus: str | None = None
     #: WebSocket API management endpoint (https://ID.execute-api.REGION.amazonaws.com/STAGE):

@@ -121,6 +121,49 @@ def build_store(url: str, settings: Settings | None = None) -> SignalStore:
 
 
 def build_classifier(settings: Settings) -> Classifier:
+    """The serving classifier: the student alone (tier fast) or the cascade (tier accurate),
+    whose teacher is the built folder or, on AWS, a SageMaker endpoint."""
+    from core.adapters.cascade import ACCURATE, tier_of
+
+    fast = build_student(settings)
+    if tier_of(settings.tier) != ACCURATE:
+        return fast
+    from core.adapters.cascade import CascadeClassifier, check_teacher_dir, read_threshold
+
+    threshold = settings.cascade_threshold
+    teacher: Classifier
+    if settings.teacher_endpoint:
+        from core.adapters.sagemaker_classifier import SageMakerClassifier
+
+        client = sagemaker_runtime_client(settings.aws_region,
+                                          max_attempts=settings.aws_max_attempts)
+        teacher = SageMakerClassifier(settings.teacher_endpoint, client=client,
+                                      batch_size=settings.batch_size)
+    else:
+        from core.adapters.onnx_classifier import OnnxClassifier
+
+        check_teacher_dir(settings.teacher_dir)
+        teacher = OnnxClassifier(settings.teacher_dir, threads=settings.onnx_threads)
+        if threshold is None:
+            threshold = read_threshold(settings.teacher_dir)
+    if threshold is None:
+        from core.adapters.cascade import DEFAULT_THRESHOLD
+
+        threshold = DEFAULT_THRESHOLD
+    return CascadeClassifier(fast, teacher, threshold=threshold,
+                             timeout_s=settings.teacher_timeout_s)
+
+
+def check_tier(settings: Settings) -> None:
+    """At start: a clear error (exit 2) for an unknown tier or, for the accurate tier, a
+    teacher folder that is missing, partial or not a teacher; never a silent fallback."""
+    from core.adapters.cascade import ACCURATE, check_teacher_dir, tier_of
+
+    if tier_of(settings.tier) == ACCURATE and not settings.teacher_endpoint:
+        check_teacher_dir(settings.teacher_dir)
+
+
+def build_student(settings: Settings) -> Classifier:
     kind = settings.classifier.lower()
     if kind == "onnx":
         from core.adapters.onnx_classifier import OnnxClassifier
