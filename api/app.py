@@ -131,7 +131,8 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
     @app.get("/signals", response_model=SignalsResponse, tags=["signals"])
     def signals(query: Annotated[SignalsQuery, Query()]) -> SignalsResponse:
         page = services.service.signals(query)
-        return SignalsResponse(items=page.items, next_cursor=page.next_cursor)
+        return SignalsResponse(items=page.items, next_cursor=page.next_cursor,
+                               model_version=page.model_version, missing=page.missing)
 
     @app.get("/events", response_model=list[EventKindOut], tags=["signals"])
     def events() -> list[EventKindOut]:
@@ -144,7 +145,8 @@ def create_app(services: Services, *, lifespan_hooks: list[Callable[[], Any]] | 
     @app.get("/signals/summary", response_model=SummaryResponse, tags=["signals"])
     def signals_summary(query: Annotated[SummaryQuery, Query()]) -> SummaryResponse:
         result = services.service.summary(query)
-        return SummaryResponse(bucket_seconds=result.bucket_seconds, buckets=result.buckets)
+        return SummaryResponse(bucket_seconds=result.bucket_seconds, buckets=result.buckets,
+                               model_version=result.model_version, missing=result.missing)
 
     @app.get("/signals/stream", tags=["signals"],
              response_class=StreamingResponse,

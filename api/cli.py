@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.cliargs import emit, model_arg, settings_from, store_arg, tier_arg
+from core.cliargs import emit, log_line, model_arg, settings_from, store_arg, tier_arg
 from core.errors import InvalidInputError, NewsSignalsError
 
 
@@ -243,6 +243,72 @@ def cmd_entities(args: argparse.Namespace) -> int:
     return 0
 
 
+def _versioned_store(args: argparse.Namespace) -> tuple[Any, Any]:
+    from core.ports import VersionedStore
+    from core.wiring import build_store
+
+    settings = settings_from(args)
+    store = build_store(settings.store_url, settings)
+    if not isinstance(store, VersionedStore):
+        store.close()
+        raise InvalidInputError(f"{settings.store_url}: this store keeps no scores by version")
+    return settings, store
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Score the stored signals a model version has not scored (resumable, idempotent)."""
+    from core.versions import rescore
+    from core.wiring import build_classifier, check_tier, retry_policy
+
+    settings, store = _versioned_store(args)
+    try:
+        check_tier(settings)
+        classifier = build_classifier(settings)  # a folder that is not a model: exit 2 here
+        result = rescore(store, classifier, source=args.source, ticker=args.ticker,
+                         since=args.since, until=args.until, batch=args.batch,
+                         retry=retry_policy(settings))
+    finally:
+        store.close()
+    emit(result.model_dump_json())
+    return 0 if result.error is None else 1
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from core.versions import activate, diff, paired, version_table
+
+    settings, store = _versioned_store(args)
+    try:
+        if args.versions_command == "activate":
+            emit(json.dumps(activate(store, args.version, force=args.force)))
+        elif args.versions_command == "diff":
+            known = {r["version"] for r in version_table(store)}
+            for v in (args.a, args.b):
+                if v not in known:
+                    raise InvalidInputError(f"unknown model version {v!r} (known: "
+                                            f"{', '.join(sorted(known)) or 'none'})")
+            pairs = list(paired(store, args.a, args.b, source=args.source, ticker=args.ticker,
+                                since=args.since, until=args.until))
+            result = {"a": args.a, "b": args.b, **diff(pairs)}
+            if args.plot:
+                from model.versions_plot import plot_diff
+
+                result["plot"] = str(plot_diff(pairs, args.a, args.b, Path(args.plot)))
+            emit(json.dumps(result, indent=2))
+        elif args.versions_command == "log":
+            for row in store.version_log():
+                emit(json.dumps(row))
+        else:
+            from core.names import VERSION_FILE
+
+            serving_file = Path(settings.model_dir) / VERSION_FILE
+            serving = serving_file.read_text().strip() if serving_file.exists() else None
+            for row in version_table(store, serving):
+                emit(json.dumps(row))
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     """The taxonomy (JSON lines, or the Markdown table of docs/events.md); with texts or
     --input, each text's event kinds and the phrase that matched each."""
@@ -308,10 +374,14 @@ def cmd_signals(args: argparse.Namespace) -> int:
         while remaining > 0:
             query = _validated(SignalsQuery, source=args.source, ticker=args.ticker,
                                role=args.role, event=args.event,
+                               model_version=args.model_version, as_of=args.as_of,
                                since=args.since, until=args.until,
                                limit=min(remaining, MAX_PAGE), cursor=cursor,
                                distinct=args.distinct)
             page = service.signals(query)
+            if page.missing and cursor is None:
+                log_line(f"newsig: {page.missing} signals in range have no score by "
+                         f"{page.model_version} (left out)")
             for s in page.items:
                 emit(s.model_dump_json())
             remaining -= len(page.items)
@@ -412,8 +482,52 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ticker: only signals where the company has this role")
     p.add_argument("--event", help="only signals tagged with this event kind (newsig events "
                                    "lists them), e.g. guidance_cut")
+    p.add_argument("--model-version", help="scores by this model version (default: the "
+                                           "active one; newsig versions lists them)")
+    p.add_argument("--as-of", type=_datetime, help="point in time: the signals first seen by "
+                                                   "then, with the score they had then")
     store_arg(p)
     p.set_defaults(func=cmd_signals)
+
+    p = sub.add_parser("rescore", help="score stored signals with another model version "
+                                       "(resumable, idempotent, progress bar)")
+    p.add_argument("--source")
+    p.add_argument("--ticker")
+    p.add_argument("--since", type=_datetime)
+    p.add_argument("--until", type=_datetime)
+    p.add_argument("--batch", type=int, default=256, help="signals read, scored and written "
+                                                          "together")
+    model_arg(p)
+    tier_arg(p)
+    store_arg(p)
+    p.set_defaults(func=cmd_rescore)
+
+    versions = sub.add_parser("versions", help="model versions in the store: counts, coverage, "
+                                               "the active one; diff; activate; log")
+    versions.set_defaults(func=cmd_versions, versions_command=None)
+    store_arg(versions)
+    model_arg(versions)
+    vsub = versions.add_subparsers(dest="versions_command")
+    p = vsub.add_parser("diff", help="label flips between two versions by source, ticker and "
+                                     "event; --plot for the score distributions")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--source")
+    p.add_argument("--ticker")
+    p.add_argument("--since", type=_datetime)
+    p.add_argument("--until", type=_datetime)
+    p.add_argument("--plot", help="PNG to write")
+    store_arg(p)
+    p.set_defaults(func=cmd_versions)
+    p = vsub.add_parser("activate", help="make a version the one queries, summaries and alerts "
+                                         "use (refused below full coverage unless --force)")
+    p.add_argument("version")
+    p.add_argument("--force", action="store_true")
+    store_arg(p)
+    p.set_defaults(func=cmd_versions)
+    p = vsub.add_parser("log", help="every switch of the active version")
+    store_arg(p)
+    p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("entities", help="the companies a headline names, with roles and "
                                         "spans (JSON lines)")

@@ -190,6 +190,9 @@ class ClassifyResponse(BaseModel):
 class SignalsResponse(BaseModel):
     items: list[Signal]
     next_cursor: str | None = None
+    model_version: str | None = Field(default=None, description="whose scores these are")
+    missing: int | None = Field(default=None, description="signals the filters match that "
+                                "this version has not scored (left out)")
 
 
 HealthResponse = Health
@@ -198,3 +201,5 @@ HealthResponse = Health
 class SummaryResponse(BaseModel):
     bucket_seconds: int
     buckets: list[SummaryBucket]
+    model_version: str | None = None
+    missing: int | None = None

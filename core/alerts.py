@@ -154,8 +154,13 @@ class ShiftMonitor:
 
     def history(self, ticker: str, now: datetime) -> list[Signal]:
         since = now - timedelta(minutes=self.cfg.recent_minutes, hours=self.cfg.baseline_hours)
+        # One version's scores only (the active one): alerts never mix two models.
+        from core.ports import VersionedStore
+
+        version = self.store.active_version() if isinstance(self.store, VersionedStore) \
+            else None
         return page_all(self.store, self.MAX_HISTORY, page=self.page, ticker=ticker,
-                        since=since)
+                        since=since, **({"model_version": version} if version else {}))
 
     def check(self, tickers: Iterable[str], now: datetime) -> list[Alert]:
         alerts = []

@@ -121,7 +121,8 @@ class Entity(EntityMention):
 
     @classmethod
     def of(cls, mention: EntityMention, prediction: Prediction) -> Entity:
-        return cls(**dict(mention), label=prediction.label,
+        fields = {k: getattr(mention, k) for k in EntityMention.model_fields}
+        return cls(**fields, label=prediction.label,
                    probabilities=prediction.probabilities, score=prediction.score)
 
 
@@ -317,6 +318,10 @@ class PutResult(BaseModel):
 class SignalPage(BaseModel):
     items: list[Signal]
     next_cursor: str | None = None
+    #: The model version whose scores these are (None: each signal's first score).
+    model_version: str | None = None
+    #: Signals the filters match that this version has not scored (left out).
+    missing: int | None = None
 
 
 class SummaryBucket(BaseModel):

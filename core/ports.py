@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from core.models import FeedState, Prediction, PutResult, Signal, SignalPage, SummaryBucket
 
@@ -53,12 +53,16 @@ class SignalStore(Protocol):
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
               distinct_story: bool = False, role: str | None = None,
-              event: str | None = None) -> SignalPage:
+              event: str | None = None, model_version: str | None = None,
+              as_of: datetime | None = None) -> SignalPage:
         """Newest first by first_seen_at, since <= t < until, paginated by an opaque cursor.
 
         distinct_story: only each story's earliest sighting (within the source filter).
         ticker: the signals naming that company as subject or mentioned (never as rater);
-        role narrows to one of the two. event: only signals tagged with that event kind."""
+        role narrows to one of the two. event: only signals tagged with that event kind.
+        model_version: each signal with that version's score, those without one left out;
+        as_of: first sightings up to that instant with their first score only (with
+        model_version: only those whose first score is by it)."""
         ...
 
     def latest(self, n: int = 20) -> list[Signal]: ...
@@ -66,7 +70,8 @@ class SignalStore(Protocol):
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 bucket_seconds: int = 3600, role: str | None = None,
-                event: str | None = None) -> list[SummaryBucket]:
+                event: str | None = None, model_version: str | None = None,
+                as_of: datetime | None = None) -> list[SummaryBucket]:
         """Counts per label and mean score per time bucket, oldest first. With a ticker, the
         label and score are the sentiment toward that company (its entity's), where known."""
         ...
@@ -102,3 +107,31 @@ class SignalLog(Protocol):
     def last_seq(self) -> int:
         """The position of the newest stored signal (0: none)."""
         ...
+
+
+@runtime_checkable
+class VersionedStore(Protocol):
+    """Scores by model version: rescoring, coverage and the active version (issue 35).
+    The first score of a signal (what was known when it was first seen) never changes."""
+
+    def missing(self, model_version: str, *, source: str | None = None,
+                ticker: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, role: str | None = None,
+                event: str | None = None, as_of: datetime | None = None) -> int: ...
+
+    def unscored(self, model_version: str, *, source: str | None = None,
+                 ticker: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, after: tuple[str, str] | None = None,
+                 limit: int = 256) -> list[Signal]: ...
+
+    def put_scores(self, scored: Iterable[Signal]) -> int: ...
+
+    def scores(self, signal_ids: Iterable[str], version: str) -> dict[str, Signal]: ...
+
+    def versions(self) -> tuple[int, list[dict[str, Any]]]: ...
+
+    def active_version(self) -> str | None: ...
+
+    def set_active_version(self, version: str, *, coverage: float, forced: bool) -> None: ...
+
+    def version_log(self) -> list[dict[str, Any]]: ...

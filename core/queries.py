@@ -28,6 +28,15 @@ class TimeRange(BaseModel):
         default=None, description="with ticker: only signals where that company is the "
                                   "subject (or only mentioned); raters never match a ticker")
 
+    model_version: str | None = Field(
+        default=None, max_length=128, pattern=r"^[\w.+:-]+$",
+        description="scores by this model version (default: the active one; "
+                    "`newsig versions` lists them); signals it has not scored are left out "
+                    "and counted in `missing`")
+    as_of: Timestamp | None = Field(
+        default=None, description="point in time (ISO 8601): the signals first seen by then, "
+        "with the score they had then (their first)",
+        json_schema_extra={"pattern": TIMESTAMP_PATTERN})
     event: str | None = Field(default=None, max_length=64,
                               description="an event kind of the taxonomy (docs/events.md), "
                                           "e.g. guidance_cut")

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from core.errors import ClassifierError, ConfigError, NewsSignalsError, StoreError
+from core.errors import (
+    ClassifierError,
+    ConfigError,
+    InvalidInputError,
+    NewsSignalsError,
+    StoreError,
+)
 from core.feedhealth import FeedHealth, feed_health
 from core.models import (
     Article,
@@ -33,7 +39,7 @@ from core.models import (
     SummaryBucket,
     utcnow,
 )
-from core.ports import Classifier, SignalStore, TargetedClassifier
+from core.ports import Classifier, SignalStore, TargetedClassifier, VersionedStore
 from core.queries import SignalsQuery, SummaryQuery
 from core.retry import RetryPolicy
 
@@ -72,6 +78,8 @@ class RecordResult(BaseModel):
 class SummaryResult(BaseModel):
     bucket_seconds: int
     buckets: list[SummaryBucket]
+    model_version: str | None = None
+    missing: int | None = None
 
 
 class Health(BaseModel):
@@ -236,6 +244,10 @@ class SignalService:
             scored_at = self.clock()
             signals = [Signal.from_article(a, p, scored_at, entity_predictions=per)
                        for a, (p, per) in zip(chunk, scored, strict=True)]
+            if getattr(self.classifier, "versions", None):  # a cascade: the tier's version
+                tier_version = self.classifier.model_version
+                signals = [s.model_copy(update={"model_version": tier_version})
+                           for s in signals]
             error = self._write(signals, result)
             if error is not None:
                 result.pending += left - len(signals) + error[0]
@@ -274,19 +286,52 @@ class SignalService:
                 return len(todo), put.error or "write failed"
             self.retry.sleep(delay)
 
+    # -- versions: which model's scores a query reads ------------------------------------
+    def version_for(self, requested: str | None) -> str | None:
+        """The version a query reads: the one requested (a 422 naming it if no signal has a
+        score by it) or the store's active one; None for a store without versions."""
+        store = self.store
+        if not isinstance(store, VersionedStore):
+            if requested:
+                raise InvalidInputError("this store keeps one score per signal: "
+                                        "model_version is not supported", field="model_version")
+            return None
+        if requested is None:
+            return store.active_version()
+        _, known = store.versions()
+        if requested not in {v["version"] for v in known}:
+            raise InvalidInputError(f"unknown model_version {requested!r}: no stored signal "
+                                    "has a score by it (newsig versions lists them)",
+                                    field="model_version")
+        return requested
+
+    def _missing(self, version: str | None, query: SignalsQuery | SummaryQuery) -> int | None:
+        store = self.store
+        if version is None or not isinstance(store, VersionedStore):
+            return None
+        return store.missing(version, source=query.source, ticker=query.ticker,
+                             since=query.since, until=query.until, role=query.role,
+                             event=query.event, as_of=query.as_of)
+
     def signals(self, query: SignalsQuery) -> SignalPage:
-        return self.store.query(source=query.source, ticker=query.ticker, since=query.since,
+        version = self.version_for(query.model_version)
+        page = self.store.query(source=query.source, ticker=query.ticker, since=query.since,
                                 until=query.until, limit=query.limit, cursor=query.cursor,
                                 distinct_story=query.distinct == "story", role=query.role,
-                                event=query.event)
+                                event=query.event, model_version=version, as_of=query.as_of)
+        return page.model_copy(update={"model_version": version,
+                                       "missing": self._missing(version, query)})
 
     def summary(self, query: SummaryQuery) -> SummaryResult:
         seconds = query.bucket_seconds
+        version = self.version_for(query.model_version)
         buckets = self.store.summary(source=query.source, ticker=query.ticker,
                                      since=query.since, until=query.until,
                                      bucket_seconds=seconds, role=query.role,
-                                     event=query.event)
-        return SummaryResult(bucket_seconds=seconds, buckets=buckets)
+                                     event=query.event, model_version=version,
+                                     as_of=query.as_of)
+        return SummaryResult(bucket_seconds=seconds, buckets=buckets, model_version=version,
+                             missing=self._missing(version, query))
 
     # -- feed state: what the service remembers about each feed between passes ------------
     def feed_states(self) -> dict[str, FeedState]:

@@ -94,7 +94,10 @@ class CascadeClassifier:
 
     @property
     def model_version(self) -> str:
-        return self.fast.model_version
+        """The tier's version (both models'): what stored scores are keyed by, so a store
+        never mixes the cascade's scores with either model's alone. Each prediction still
+        names the model that answered it."""
+        return f"{self.fast.model_version}+{self.accurate.model_version}"
 
     @property
     def versions(self) -> dict[str, str]:

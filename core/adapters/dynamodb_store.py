@@ -17,6 +17,7 @@ again (a bounded number of rounds). Backend errors become core.errors types here
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -24,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from core.adapters.common import fold_buckets, unique_batch
@@ -42,19 +43,22 @@ from core.names import (
     KEY_ALL,
     KEY_FEED,
     KEY_LINK,
+    KEY_META,
     KEY_SIGNAL,
     KEY_SOURCE,
     KEY_STORY,
     KEY_TICKER,
+    KEY_VERSION,
     SORT_ALERT,
     SORT_LINK,
+    SORT_SCORE,
     SORT_SIGNAL,
     TABLE_PARTITION_KEY,
     TABLE_SORT_KEY,
     TABLE_TTL_ATTRIBUTE,
 )
 from core.text import normalise_ticker
-from core.timeutil import to_iso
+from core.timeutil import from_iso, to_iso
 
 PK, SK = TABLE_PARTITION_KEY, TABLE_SORT_KEY
 ALL = KEY_ALL
@@ -64,8 +68,17 @@ TRANSIENT = {"ProvisionedThroughputExceededException", "ThrottlingException",
 _TRANSIENT_CANCEL = {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict",
                      "RequestLimitExceeded"}
 T = TypeVar("T")
+log = logging.getLogger("newsig.dynamodb")
 #: <first_seen_at ISO>#<signal_id>: the sort key of every time-ordered item.
 _TIME_KEY = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[\w-]{1,128}")
+
+
+def _until_as_of(until: datetime | None, as_of: datetime | None) -> datetime | None:
+    """`until` (exclusive) narrowed to first sightings at or before `as_of`."""
+    if as_of is None:
+        return until
+    edge = as_of + timedelta(microseconds=1)
+    return min(until, edge) if until else edge
 
 
 def _s(value: str) -> dict[str, str]:
@@ -217,6 +230,13 @@ class DynamoDBSignalStore:
                              if o is True)
         for source, n in per_source.items():  # an atomic increment, never read-modify-write
             self._add_counter(source, "signals_written", n)
+        per_version = Counter(s.model_version for s, o in zip(batch, outcomes, strict=True)
+                              if o is True)
+        for version, n in per_version.items():  # coverage counters: never fail the write
+            try:
+                self._count_version(version, n, first=True)
+            except StoreError as exc:
+                log.warning("version counter for %s not updated by %d: %s", version, n, exc)
         return PutResult(
             written=written, duplicates=sum(1 for o in outcomes if o is False) + repeats,
             failed=[s.signal_id for s, o in zip(batch, outcomes, strict=True)
@@ -352,11 +372,15 @@ class DynamoDBSignalStore:
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
               distinct_story: bool = False, role: str | None = None,
-              event: str | None = None) -> SignalPage:
+              event: str | None = None, model_version: str | None = None,
+              as_of: datetime | None = None) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
+        until = _until_as_of(until, as_of)
         spec, key_names = self._query_spec(source, ticker, since, until, role, event)
         fingerprint = query_fingerprint("ddb", source, ticker, since, until, distinct_story,
-                                        *([role] if role else []), *([event] if event else []))
+                                        *([role] if role else []), *([event] if event else []),
+                                        *([f"v={model_version}"] if model_version else []),
+                                        *([f"as_of={to_iso(as_of)}"] if as_of else []))
         start = self._start_key(cursor, spec, key_names, fingerprint) if cursor else None
         items: list[dict[str, Any]] = []
         more = False
@@ -391,6 +415,9 @@ class DynamoDBSignalStore:
                 if not self._call(lambda: self.client.query(**probe), "query").get("Items"):
                     next_cursor = None
         signals = [Signal.model_validate_json(i["doc"]["S"]) for i in items]
+        if model_version:  # a page may hold fewer items: those without a score are left out
+            scores = self._scores_for(signals, model_version, first_only=as_of is not None)
+            signals = [scores[s.signal_id] for s in signals if s.signal_id in scores]
         return SignalPage(items=signals, next_cursor=next_cursor)
 
     def latest(self, n: int = 20) -> list[Signal]:
@@ -399,9 +426,11 @@ class DynamoDBSignalStore:
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 bucket_seconds: int = 3600, role: str | None = None,
-                event: str | None = None) -> list[SummaryBucket]:
+                event: str | None = None, model_version: str | None = None,
+                as_of: datetime | None = None) -> list[SummaryBucket]:
         bucket_seconds = max(1, int(bucket_seconds))
-        spec, _ = self._query_spec(source, ticker, since, until, role, event)
+        spec, _ = self._query_spec(source, ticker, since, _until_as_of(until, as_of), role,
+                                   event)
         acc: dict[tuple[int, str], list[float]] = {}
         start = None
         while True:
@@ -411,8 +440,11 @@ class DynamoDBSignalStore:
                 request["ExclusiveStartKey"] = start
             resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
                               "query")
-            for item in resp.get("Items", []):
-                sig = Signal.model_validate_json(item["doc"]["S"])
+            page = [Signal.model_validate_json(i["doc"]["S"]) for i in resp.get("Items", [])]
+            if model_version:  # that version's scores only: never two versions averaged
+                scores = self._scores_for(page, model_version, first_only=as_of is not None)
+                page = [scores[s.signal_id] for s in page if s.signal_id in scores]
+            for sig in page:
                 epoch = int(sig.first_seen_at.timestamp()) // bucket_seconds * bucket_seconds
                 # With a ticker: the sentiment toward that company, else the headline's.
                 entity = sig.entity(normalise_ticker(ticker)) if ticker else None
@@ -424,6 +456,164 @@ class DynamoDBSignalStore:
             if not start:
                 break
         return fold_buckets((k[0], k[1], int(v[0]), v[1]) for k, v in sorted(acc.items()))
+
+    # -- scores by model version (core.ports.VersionedStore) ------------------------------
+    # A later score is an item SIG#<id> / SCORE#<version> holding the whole signal with that
+    # score (the SIG item keeps the first); VER / <version> counts what each version scored
+    # (`first`: first scores); META / ACTIVE names the active version, META / LOG#<at> logs
+    # each switch.
+    def _scores_for(self, signals: list[Signal], version: str, *, first_only: bool = False
+                    ) -> dict[str, Signal]:
+        found = {s.signal_id: s for s in signals if s.model_version == version}
+        need = [s.signal_id for s in signals if s.model_version != version]
+        if need and not first_only:
+            keys = [{PK: _s(f"{KEY_SIGNAL}{sid}"), SK: _s(f"{SORT_SCORE}{version}")}
+                    for sid in need]
+            for item in self._batch_get(keys, "#pk, #sk, doc"):
+                sig = Signal.model_validate_json(item["doc"]["S"])
+                found[sig.signal_id] = sig
+        return found
+
+    def scores(self, signal_ids: Iterable[str], version: str) -> dict[str, Signal]:
+        """Each signal's score by `version` (its first, or a later one), where it has one."""
+        ids = list(dict.fromkeys(signal_ids))
+        keys = [{PK: _s(f"{KEY_SIGNAL}{i}"), SK: _s(sk)} for i in ids
+                for sk in (SORT_SIGNAL, f"{SORT_SCORE}{version}")]
+        found: dict[str, Signal] = {}
+        for item in self._batch_get(keys, "#pk, #sk, doc"):
+            sig = Signal.model_validate_json(item["doc"]["S"])
+            if sig.model_version == version:
+                found[sig.signal_id] = sig
+        return found
+
+    def _count_version(self, version: str, n: int, *, first: bool = False) -> None:
+        if n <= 0:
+            return
+        expr = "ADD scored :n" + (", first_scores :n" if first else "") + \
+            " SET last_at = :at, first_at = if_not_exists(first_at, :at)"
+        self._call(lambda: self.client.update_item(
+            TableName=self.table, Key={PK: _s(KEY_VERSION), SK: _s(version)},
+            UpdateExpression=expr, ExpressionAttributeValues={
+                ":n": {"N": str(n)}, ":at": _s(to_iso(datetime.now(UTC)))}), "write")
+
+    def _range(self, source: str | None, ticker: str | None, since: datetime | None,
+               until: datetime | None, role: str | None = None, event: str | None = None,
+               *, forward: bool = False, start: dict[str, Any] | None = None
+               ) -> Iterator[tuple[list[Signal], dict[str, Any] | None]]:
+        """Every signal in a range, page by page, with each page's last evaluated key."""
+        spec, _ = self._query_spec(source, ticker, since, until, role, event)
+        spec = dict(spec, ScanIndexForward=forward)
+        while True:
+            request = dict(spec, **({"ExclusiveStartKey": start} if start else {}))
+            resp = self._call(lambda r=request: self.client.query(**r),  # type: ignore[misc]
+                              "query")
+            start = resp.get("LastEvaluatedKey")
+            yield [Signal.model_validate_json(i["doc"]["S"]) for i in resp.get("Items", [])], \
+                start
+            if not start:
+                return
+
+    def missing(self, model_version: str, *, source: str | None = None,
+                ticker: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, role: str | None = None,
+                event: str | None = None, as_of: datetime | None = None) -> int:
+        """Reads the whole range (and the version's score items): a count costs a pass."""
+        n = 0
+        for page, _ in self._range(source, ticker, since, _until_as_of(until, as_of), role,
+                                   event):
+            n += len(page) - len(self._scores_for(page, model_version,
+                                                  first_only=as_of is not None))
+        return n
+
+    def unscored(self, model_version: str, *, source: str | None = None,
+                 ticker: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, after: tuple[str, str] | None = None,
+                 limit: int = 256) -> list[Signal]:
+        lo = since
+        if after:  # resume at that signal (inclusive of its instant; ids after it)
+            lo = max(since, from_iso(after[0])) if since else from_iso(after[0])
+        out: list[Signal] = []
+        for page, _ in self._range(source, ticker, lo, until, forward=True):
+            if after:
+                page = [s for s in page if (to_iso(s.first_seen_at), s.signal_id) > after]
+            have = self._scores_for(page, model_version)
+            out += [s for s in page if s.signal_id not in have]
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def put_scores(self, scored: Iterable[Signal]) -> int:
+        """BatchWriteItem, 25 at a time; unprocessed items (throttling) are retried with
+        backoff. Returns how many were new. The SIG item (the first score) is never
+        touched."""
+        batch = list(scored)
+        # Only scores not there yet are written and counted (a rerun counts nothing twice).
+        keys = [{PK: _s(f"{KEY_SIGNAL}{x.signal_id}"), SK: _s(f"{SORT_SCORE}{x.model_version}")}
+                for x in batch]
+        present = {(i[PK]["S"], i[SK]["S"]) for i in self._batch_get(keys, "#pk, #sk")}
+        batch = [x for x in batch if (f"{KEY_SIGNAL}{x.signal_id}",
+                                      f"{SORT_SCORE}{x.model_version}") not in present]
+        requests = [{"PutRequest": {"Item": {
+            PK: _s(f"{KEY_SIGNAL}{x.signal_id}"), SK: _s(f"{SORT_SCORE}{x.model_version}"),
+            "doc": _s(x.model_dump_json()), **self._ttl(x)}}} for x in batch]
+        for i in range(0, len(requests), 25):
+            todo = requests[i:i + 25]
+            attempt = 0
+            while todo:
+                resp = self._call(lambda t=todo: self.client.batch_write_item(  # type: ignore[misc]
+                    RequestItems={self.table: t}), "write")
+                todo = resp.get("UnprocessedItems", {}).get(self.table, [])
+                if todo:
+                    attempt += 1
+                    if attempt > 8:
+                        raise StoreUnavailableError(f"DynamoDB kept {len(todo)} score writes "
+                                                    f"unprocessed on {self.table}")
+                    self._sleep(attempt)
+        for version, n in Counter(x.model_version for x in batch).items():
+            self._count_version(version, n)
+        return len(batch)
+
+    def versions(self) -> tuple[int, list[dict[str, Any]]]:
+        resp = self._call(lambda: self.client.query(
+            TableName=self.table, KeyConditionExpression="#pk = :v",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":v": _s(KEY_VERSION)}), "query")
+        rows = [{"version": i[SK]["S"], "scored": int(i.get("scored", {}).get("N", "0")),
+                 "first_scores": int(i.get("first_scores", {}).get("N", "0")),
+                 "first_scored_at": i.get("first_at", {}).get("S"),
+                 "last_scored_at": i.get("last_at", {}).get("S")}
+                for i in resp.get("Items", [])]
+        rows.sort(key=lambda r: r["first_scored_at"] or "")
+        return sum(r["first_scores"] for r in rows), rows
+
+    def active_version(self) -> str | None:
+        item = self._call(lambda: self.client.get_item(
+            TableName=self.table, Key={PK: _s(KEY_META), SK: _s("ACTIVE")}), "read").get("Item")
+        if item:
+            return str(item["version"]["S"])
+        _, rows = self.versions()
+        return max(rows, key=lambda r: (r["scored"], r["version"]))["version"] if rows else None
+
+    def set_active_version(self, version: str, *, coverage: float, forced: bool) -> None:
+        previous = self._call(lambda: self.client.get_item(
+            TableName=self.table, Key={PK: _s(KEY_META), SK: _s("ACTIVE")}), "read").get("Item")
+        at = to_iso(datetime.now(UTC))
+        self._call(lambda: self.client.put_item(TableName=self.table, Item={
+            PK: _s(KEY_META), SK: _s("ACTIVE"), "version": _s(version)}), "write")
+        self._call(lambda: self.client.put_item(TableName=self.table, Item={
+            PK: _s(KEY_META), SK: _s(f"LOG#{at}"), "version": _s(version),
+            "coverage": {"N": repr(coverage)}, "forced": {"BOOL": forced},
+            **({"previous": previous["version"]} if previous else {})}), "write")
+
+    def version_log(self) -> list[dict[str, Any]]:
+        resp = self._call(lambda: self.client.query(
+            TableName=self.table, KeyConditionExpression="#pk = :m AND begins_with(#sk, :l)",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues={":m": _s(KEY_META), ":l": _s("LOG#")}), "query")
+        return [{"at": i[SK]["S"].removeprefix("LOG#"), "version": i["version"]["S"],
+                 "previous": i.get("previous", {}).get("S"),
+                 "coverage": float(i["coverage"]["N"]), "forced": i["forced"]["BOOL"]}
+                for i in resp.get("Items", [])]
 
     def get_feed_states(self) -> dict[str, FeedState]:
         states: dict[str, FeedState] = {}

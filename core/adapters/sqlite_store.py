@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,18 @@ CREATE TABLE IF NOT EXISTS ticker_scores (
     score          REAL NOT NULL,
     PRIMARY KEY (ticker, model_version, signal_id)
 );
+-- The active model version (what queries use by default) and every switch of it.
+CREATE TABLE IF NOT EXISTS store_meta (
+    key            TEXT PRIMARY KEY,
+    value          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS version_log (
+    at             TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    previous       TEXT,
+    coverage       REAL,
+    forced         INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS feed_state (
     feed_id        TEXT PRIMARY KEY,
     state          TEXT NOT NULL,
@@ -117,6 +129,10 @@ _COLUMNS = ("signal_id", "story_id", "source_id", "title", "link", "guid", "summ
             "p_negative", "p_neutral", "p_positive", "score", "model_version", "link_key",
             "flags", "entities", "events", "tier")
 _SELECT = ", ".join(f"s.{c}" for c in _COLUMNS)
+#: The same columns with one version's score (signal_scores v) in place of the first score.
+_SCORE_COLUMNS = ("scored_at", "label", "p_negative", "p_neutral", "p_positive", "score",
+                  "model_version", "entities", "tier")
+_SELECT_VERSION = ", ".join(f"v.{c}" if c in _SCORE_COLUMNS else f"s.{c}" for c in _COLUMNS)
 _MAX_PARAMS = 500
 
 
@@ -345,10 +361,13 @@ class SQLiteSignalStore:
         return _signal(row) if row else None
 
     def _filters(self, source: str | None, ticker: str | None, since: datetime | None,
-                 until: datetime | None, role: str | None = None, event: str | None = None
-                 ) -> tuple[str, list[Any], str]:
+                 until: datetime | None, role: str | None = None, event: str | None = None,
+                 as_of: datetime | None = None) -> tuple[str, list[Any], str]:
         where: list[str] = []
         params: list[Any] = []
+        if as_of:  # what the service had then: first sightings up to that instant
+            where.append("s.first_seen_at <= ?")
+            params.append(to_iso(as_of))
         if event:
             where.append("EXISTS (SELECT 1 FROM json_each(s.events) WHERE json_each.value = ?)")
             params.append(event)
@@ -378,9 +397,18 @@ class SQLiteSignalStore:
               since: datetime | None = None, until: datetime | None = None,
               limit: int = 100, cursor: str | None = None,
               distinct_story: bool = False, role: str | None = None,
-              event: str | None = None) -> SignalPage:
+              event: str | None = None, model_version: str | None = None,
+              as_of: datetime | None = None) -> SignalPage:
         limit = max(1, min(int(limit), 1000))
-        table, params, where = self._filters(source, ticker, since, until, role, event)
+        table, params, where = self._filters(source, ticker, since, until, role, event, as_of)
+        select = _SELECT
+        if model_version and as_of:  # the first score only, and only where it was that one
+            where += " AND s.model_version = ?"
+            params.append(model_version)
+        elif model_version:
+            table += " JOIN signal_scores v ON v.signal_id = s.signal_id AND v.model_version = ?"
+            params.insert(0, model_version)
+            select = _SELECT_VERSION
         if distinct_story:
             # Only a story's earliest sighting (ever, within the source filter): a story
             # syndicated later is not new news, so it must not reappear in a later window.
@@ -389,13 +417,15 @@ class SQLiteSignalStore:
                       f"{same_source} AND (e.first_seen_at < s.first_seen_at OR "
                       "(e.first_seen_at = s.first_seen_at AND e.signal_id < s.signal_id)))")
         fingerprint = query_fingerprint("sqlite", source, ticker, since, until, distinct_story,
-                                        *([role] if role else []), *([event] if event else []))
+                                        *([role] if role else []), *([event] if event else []),
+                                        *([f"v={model_version}"] if model_version else []),
+                                        *([f"as_of={to_iso(as_of)}"] if as_of else []))
         if cursor:
             fields = decode_cursor(cursor, ("t", "id"), query=fingerprint)
             seen, sid = fields["t"], fields["id"]
             where += " AND (s.first_seen_at < ? OR (s.first_seen_at = ? AND s.signal_id < ?))"
             params += [seen, seen, sid]
-        sql = (f"SELECT {_SELECT} FROM {table} WHERE {where} "
+        sql = (f"SELECT {select} FROM {table} WHERE {where} "
                "ORDER BY s.first_seen_at DESC, s.signal_id DESC LIMIT ?")
         with self._translate(), self._conn() as conn:
             rows = conn.execute(sql, [*params, limit + 1]).fetchall()
@@ -430,18 +460,151 @@ class SQLiteSignalStore:
     def summary(self, *, source: str | None = None, ticker: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 bucket_seconds: int = 3600, role: str | None = None,
-                event: str | None = None) -> list[SummaryBucket]:
+                event: str | None = None, model_version: str | None = None,
+                as_of: datetime | None = None) -> list[SummaryBucket]:
         bucket_seconds = max(1, int(bucket_seconds))
-        table, params, where = self._filters(source, ticker, since, until, role, event)
+        table, params, where = self._filters(source, ticker, since, until, role, event, as_of)
         # With a ticker: the sentiment toward that company (its entity), else the headline's.
         label, score = (("COALESCE(t.label, s.label)", "COALESCE(t.score, s.score)") if ticker
                         else ("s.label", "s.score"))
+        if model_version and as_of:
+            where += " AND s.model_version = ?"
+            params.append(model_version)
+        elif model_version:  # that version's scores only: never two versions averaged
+            join = " JOIN signal_scores v ON v.signal_id = s.signal_id AND v.model_version = ?"
+            join_params: list[Any] = [model_version]
+            if ticker:
+                join += (" LEFT JOIN ticker_scores ts ON ts.ticker = t.ticker AND "
+                         "ts.model_version = v.model_version AND ts.signal_id = s.signal_id")
+                label, score = "COALESCE(ts.label, v.label)", "COALESCE(ts.score, v.score)"
+            else:
+                label, score = "v.label", "v.score"
+            table += join
+            params = join_params + params
         sql = (f"SELECT (CAST(strftime('%s', substr(s.first_seen_at, 1, 19)) AS INTEGER) / ?) "
                f"* ? AS bucket, {label} AS label, COUNT(*) AS n, SUM({score}) AS total "
                f"FROM {table} WHERE {where} GROUP BY bucket, {label} ORDER BY bucket")
         with self._translate(), self._conn() as conn:
             rows = conn.execute(sql, [bucket_seconds, bucket_seconds, *params]).fetchall()
         return fold_buckets((r["bucket"], r["label"], r["n"], r["total"]) for r in rows)
+
+    # -- scores by model version (core.ports.VersionedStore) -------------------------------
+    def missing(self, model_version: str, *, source: str | None = None,
+                ticker: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, role: str | None = None,
+                event: str | None = None, as_of: datetime | None = None) -> int:
+        """How many signals these filters match have no score by `model_version` (with
+        as_of: whose first score is by another version)."""
+        table, params, where = self._filters(source, ticker, since, until, role, event, as_of)
+        if as_of:
+            where += " AND s.model_version != ?"
+            params.append(model_version)
+        else:
+            where += (" AND NOT EXISTS (SELECT 1 FROM signal_scores v WHERE v.signal_id = "
+                      "s.signal_id AND v.model_version = ?)")
+            params.append(model_version)
+        with self._translate(), self._conn() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}",
+                                    params).fetchone()[0])
+
+    def unscored(self, model_version: str, *, source: str | None = None,
+                 ticker: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, after: tuple[str, str] | None = None,
+                 limit: int = 256) -> list[Signal]:
+        """Signals without a score by `model_version`, oldest first, after the keyset
+        `after` = (first_seen_at ISO, signal_id): the rescore's work list."""
+        table, params, where = self._filters(source, ticker, since, until)
+        where += (" AND NOT EXISTS (SELECT 1 FROM signal_scores v WHERE v.signal_id = "
+                  "s.signal_id AND v.model_version = ?)")
+        params.append(model_version)
+        if after:
+            where += " AND (s.first_seen_at > ? OR (s.first_seen_at = ? AND s.signal_id > ?))"
+            params += [after[0], after[0], after[1]]
+        sql = (f"SELECT {_SELECT} FROM {table} WHERE {where} "
+               "ORDER BY s.first_seen_at, s.signal_id LIMIT ?")
+        with self._translate(), self._conn() as conn:
+            return [_signal(r) for r in conn.execute(sql, [*params, int(limit)]).fetchall()]
+
+    def scores(self, signal_ids: Iterable[str], version: str) -> dict[str, Signal]:
+        """Each signal's score by `version` (its first, or a later one), where it has one."""
+        ids = list(dict.fromkeys(signal_ids))
+        found: dict[str, Signal] = {}
+        with self._translate(), self._conn() as conn:
+            for i in range(0, len(ids), _MAX_PARAMS):
+                chunk = ids[i:i + _MAX_PARAMS]
+                rows = conn.execute(
+                    f"SELECT {_SELECT_VERSION} FROM signals s JOIN signal_scores v ON "
+                    f"v.signal_id = s.signal_id AND v.model_version = ? WHERE s.signal_id IN "
+                    f"({','.join('?' * len(chunk))})", [version, *chunk]).fetchall()
+                found.update((r["signal_id"], _signal(r)) for r in rows)
+        return found
+
+    def put_scores(self, scored: Iterable[Signal]) -> int:
+        """Add each signal's score by its `model_version` (label, probabilities, score,
+        entities, scored_at, tier). A score already there is kept (the first one never
+        changes); returns how many were new. One transaction."""
+        batch = list(scored)
+        if not batch:
+            return 0
+        with self._translate(), self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO signal_scores (signal_id, model_version, first, "
+                "scored_at, tier, label, p_negative, p_neutral, p_positive, score, entities) "
+                "VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(x.signal_id, x.model_version, to_iso(x.scored_at), x.tier, x.label.value,
+                  x.probabilities.negative, x.probabilities.neutral, x.probabilities.positive,
+                  x.score, _entities_json(x)) for x in batch])
+            written = conn.total_changes - before
+            conn.executemany(
+                "INSERT OR IGNORE INTO ticker_scores (ticker, model_version, signal_id, "
+                "first_seen_at, role, label, score) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(t, x.model_version, sid, seen, role, label or x.label.value,
+                  x.score if score is None else score)
+                 for x in batch for t, sid, seen, role, label, score in _ticker_rows(x)])
+        return written
+
+    def versions(self) -> tuple[int, list[dict[str, Any]]]:
+        """(signals stored, [{version, scored, first_scores, first_scored_at,
+        last_scored_at}])."""
+        with self._translate(), self._conn() as conn:
+            total = int(conn.execute("SELECT COUNT(*) FROM signals").fetchone()[0])
+            rows = conn.execute(
+                "SELECT model_version, COUNT(*) AS n, SUM(first) AS firsts, "
+                "MIN(scored_at) AS lo, MAX(scored_at) AS hi FROM signal_scores "
+                "GROUP BY model_version ORDER BY lo").fetchall()
+        return total, [{"version": r["model_version"], "scored": r["n"],
+                        "first_scores": r["firsts"], "first_scored_at": r["lo"],
+                        "last_scored_at": r["hi"]} for r in rows]
+
+    def active_version(self) -> str | None:
+        """The version switched to by `newsig versions activate`; before any switch, the
+        version that scored the most signals (None for an empty store)."""
+        with self._translate(), self._conn() as conn:
+            row = conn.execute("SELECT value FROM store_meta WHERE key = 'active_version'"
+                               ).fetchone()
+            if row:
+                return str(row[0])
+            row = conn.execute("SELECT model_version FROM signal_scores GROUP BY model_version "
+                               "ORDER BY COUNT(*) DESC, model_version LIMIT 1").fetchone()
+        return str(row[0]) if row else None
+
+    def set_active_version(self, version: str, *, coverage: float, forced: bool) -> None:
+        with self._translate(), self._write() as conn:
+            row = conn.execute("SELECT value FROM store_meta WHERE key = 'active_version'"
+                               ).fetchone()
+            conn.execute("INSERT INTO store_meta (key, value) VALUES ('active_version', ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (version,))
+            conn.execute("INSERT INTO version_log (at, version, previous, coverage, forced) "
+                         "VALUES (?, ?, ?, ?, ?)", (to_iso(datetime.now(UTC)), version,
+                                                    row[0] if row else None, coverage,
+                                                    int(forced)))
+
+    def version_log(self) -> list[dict[str, Any]]:
+        with self._translate(), self._conn() as conn:
+            rows = conn.execute("SELECT at, version, previous, coverage, forced FROM "
+                                "version_log ORDER BY rowid").fetchall()
+        return [dict(r) | {"forced": bool(r["forced"])} for r in rows]
 
     def get_feed_states(self) -> dict[str, FeedState]:
         with self._translate(), self._conn() as conn:

@@ -484,3 +484,75 @@ def test_event_filter_and_round_trip(store: SignalStore) -> None:
     second = store.query(event="guidance_cut", limit=1, cursor=first.next_cursor)
     assert {first.items[0].signal_id, second.items[0].signal_id} == \
         {s.signal_id for s in tagged[:2]}
+
+
+def _rescored(sig: Any, version: str, probs: tuple[float, float, float]) -> Any:
+    from core.models import Prediction
+    from core.versions import rescored
+
+    p = Prediction.from_probabilities(probs, version)
+    return rescored(sig, p, [p] * len(sig.entities), version, T0 + timedelta(days=1))
+
+
+def test_scores_by_version_queries_summaries_and_missing(store: SignalStore) -> None:
+    from core.ports import VersionedStore
+    from tests.support.builders import make_entity_signal
+
+    assert isinstance(store, VersionedStore)
+    sigs = [make_entity_signal(i, [("NOK", "subject", (0.1, 0.2, 0.7))]) for i in range(6)]
+    store.put_many(sigs)
+    total, versions = store.versions()
+    assert total == 6 and [(v["version"], v["scored"], v["first_scores"]) for v in versions] \
+        == [("test-v1", 6, 6)]
+    assert store.active_version() == "test-v1"
+    assert store.missing("v2") == 6
+    # score four of them by v2 (negative): the first scores stay as they were
+    todo = store.unscored("v2", limit=4)
+    assert [s.signal_id for s in todo] == [s.signal_id for s in sigs[:4]]  # oldest first
+    assert store.put_scores([_rescored(s, "v2", (0.8, 0.1, 0.1)) for s in todo]) == 4
+    store.put_scores([_rescored(s, "v2", (0.8, 0.1, 0.1)) for s in todo])  # twice: no change
+    _, versions = store.versions()
+    assert {v["version"]: v["scored"] for v in versions} == {"test-v1": 6, "v2": 4}
+    assert store.missing("v2") == 2
+    after = (todo[-1].first_seen_at.isoformat().replace("+00:00", "Z"), todo[-1].signal_id)
+    from core.timeutil import to_iso
+
+    after = (to_iso(todo[-1].first_seen_at), todo[-1].signal_id)
+    assert [s.signal_id for s in store.unscored("v2", after=after)] == \
+        [s.signal_id for s in sigs[4:]]
+    page = store.query(model_version="v2")
+    assert len(page.items) == 4 and {s.label.value for s in page.items} == {"negative"}
+    assert all(s.model_version == "v2" and s.entity("NOK").label.value == "negative"  # type: ignore[union-attr]
+               for s in page.items)
+    first = store.query(model_version="test-v1")
+    assert len(first.items) == 6 and {s.label.value for s in first.items} == {"positive"}
+    assert store.get(sigs[0].signal_id).model_version == "test-v1"  # type: ignore[union-attr]
+    # summaries never mix: v2's buckets hold only its 4 negatives
+    v2 = store.summary(model_version="v2", bucket_seconds=86400)
+    assert sum(b.counts.get("negative", 0) for b in v2) == 4 and sum(b.total for b in v2) == 4
+    by_ticker = store.summary(model_version="v2", ticker="NOK", bucket_seconds=86400)
+    assert sum(b.total for b in by_ticker) == 4 and by_ticker[0].mean_score < 0
+    # point in time: first sightings up to as_of, first scores only
+    as_of = sigs[2].first_seen_at
+    then = store.query(model_version="test-v1", as_of=as_of)
+    assert [s.signal_id for s in then.items] == [s.signal_id for s in reversed(sigs[:3])]
+    assert store.query(model_version="v2", as_of=as_of).items == []  # v2 came later
+    assert store.missing("v2", as_of=as_of) == 3
+    assert store.scores([sigs[0].signal_id, sigs[5].signal_id], "v2").keys() == \
+        {sigs[0].signal_id}
+    assert store.scores([sigs[0].signal_id], "test-v1")[sigs[0].signal_id].label.value == \
+        "positive"
+
+
+def test_active_version_switch_is_logged(store: SignalStore) -> None:
+    from core.ports import VersionedStore
+
+    assert isinstance(store, VersionedStore)
+    assert store.active_version() is None
+    store.put_many([make_signal(i) for i in range(2)])
+    store.set_active_version("test-v1", coverage=1.0, forced=False)
+    store.set_active_version("v9", coverage=0.5, forced=True)
+    assert store.active_version() == "v9"
+    log = store.version_log()
+    assert [(r["version"], r["previous"], r["forced"]) for r in log] == [
+        ("test-v1", None, False), ("v9", "test-v1", True)]
