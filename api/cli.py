@@ -260,6 +260,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from core.versions import rescore
     from core.wiring import build_classifier, check_tier, retry_policy
 
+    if args.fanout:
+        return _rescore_fanout(args)
     settings, store = _versioned_store(args)
     try:
         check_tier(settings)
@@ -271,6 +273,45 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         store.close()
     emit(result.model_dump_json())
     return 0 if result.error is None else 1
+
+
+def _rescore_fanout(args: argparse.Namespace) -> int:
+    """Send the rescore as time windows to the stack's RescoreJobs queue (one message per
+    window); the Rescore function, deployed with the same model, scores them."""
+    import boto3
+
+    from core.adapters.onnx_classifier import read_model_version
+    from core.models import utcnow
+    from core.versions import plan_jobs
+
+    settings, store = _versioned_store(args)
+    try:
+        version = read_model_version(settings.model_dir)
+        oldest = store.unscored(version, source=args.source, ticker=args.ticker,
+                                since=args.since, until=args.until, limit=1)
+    finally:
+        store.close()
+    if not oldest:
+        emit(json.dumps({"model_version": version, "jobs": 0, "note": "nothing to rescore"}))
+        return 0
+    jobs = plan_jobs(version, args.since or oldest[0].first_seen_at, args.until or utcnow(),
+                     args.shards, source=args.source, ticker=args.ticker)
+    if args.since:
+        jobs[0].since = args.since
+    if args.until:
+        jobs[-1].until = args.until
+    sqs = boto3.client("sqs", region_name=settings.aws_region)
+    sent = 0
+    for i in range(0, len(jobs), 10):
+        part = jobs[i:i + 10]
+        resp = sqs.send_message_batch(QueueUrl=args.fanout, Entries=[
+            {"Id": str(i + k), "MessageBody": j.model_dump_json()} for k, j in enumerate(part)])
+        if resp.get("Failed"):
+            raise InvalidInputError(f"SQS refused {len(resp['Failed'])} jobs: "
+                                    f"{resp['Failed'][0].get('Message')}")
+        sent += len(part)
+    emit(json.dumps({"model_version": version, "jobs": sent, "queue": args.fanout}))
+    return 0
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -497,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_datetime)
     p.add_argument("--batch", type=int, default=256, help="signals read, scored and written "
                                                           "together")
+    p.add_argument("--fanout", metavar="QUEUE_URL", help="AWS: send the work as time windows "
+                   "to the stack's RescoreJobs queue instead (RescoreQueueUrl output)")
+    p.add_argument("--shards", type=int, default=20, help="with --fanout: how many windows")
     model_arg(p)
     tier_arg(p)
     store_arg(p)

@@ -74,6 +74,7 @@ EVENT_SENTIMENT_SHIFT: Final = "Sentiment Shift"
 SERVICE_INGEST: Final = "newsig-ingest"
 SERVICE_API: Final = "newsig-api"
 SERVICE_EVENTS: Final = "newsig-events"
+SERVICE_RESCORE: Final = "newsig-rescore"
 #: The CloudFormation stack the CDK app deploys.
 STACK_NAME: Final = "NewsSignals"
 

@@ -17,15 +17,42 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from core.errors import InvalidInputError, StoreError
 from core.models import Entity, Prediction, Signal, utcnow
 from core.ports import Classifier, TargetedClassifier, VersionedStore
 from core.retry import RetryPolicy
 from core.timeutil import to_iso
+
+
+class RescoreJob(BaseModel):
+    """One shard of a rescore fanned out over SQS (infra/constructs/rescore.py): a time
+    window, and the version the worker's model must have (a worker deployed with another model
+    refuses the job instead of scoring with the wrong one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_version: str
+    since: datetime | None = None
+    until: datetime | None = None
+    source: str | None = None
+    ticker: str | None = None
+
+
+def plan_jobs(version: str, start: datetime, end: datetime, shards: int, *,
+              source: str | None = None, ticker: str | None = None) -> list[RescoreJob]:
+    """`shards` consecutive windows covering [start, end) (the first open below, the last
+    open above, so nothing at the edges is left out)."""
+    shards = max(1, shards)
+    step = (end - start) / shards
+    edges = [start + step * i for i in range(1, shards)]
+    bounds = [None, *edges, None]
+    return [RescoreJob(model_version=version, since=lo, until=hi, source=source, ticker=ticker)
+            for lo, hi in pairwise(bounds)]
 
 
 class RescoreResult(BaseModel):
@@ -64,7 +91,10 @@ def rescore(store: VersionedStore, classifier: Classifier, *, source: str | None
             ticker: str | None = None, since: datetime | None = None,
             until: datetime | None = None, batch: int = 256, progress: bool = True,
             retry: RetryPolicy | None = None,
-            clock: Callable[[], datetime] = utcnow) -> RescoreResult:
+            clock: Callable[[], datetime] = utcnow,
+            deadline: Callable[[], bool] | None = None) -> RescoreResult:
+    """Score what `classifier`'s version has not scored in range; stops early (complete:
+    false) when `deadline()` says time is up, e.g. a Lambda's remaining time."""
     from tqdm import tqdm
 
     version = classifier.model_version
@@ -76,7 +106,7 @@ def rescore(store: VersionedStore, classifier: Classifier, *, source: str | None
     started = time.perf_counter()
     with tqdm(total=todo, desc=f"rescore {version}", unit="signal", disable=not progress,
               smoothing=0.1) as bar:
-        while True:
+        while deadline is None or not deadline():
             try:
                 work = retry.call(lambda a=after: store.unscored(  # type: ignore[misc]
                     version, **filters, after=a, limit=batch))
@@ -96,6 +126,8 @@ def rescore(store: VersionedStore, classifier: Classifier, *, source: str | None
             after = (to_iso(last.first_seen_at), last.signal_id)
             bar.update(len(work))
     seconds = time.perf_counter() - started
+    if error is None and deadline is not None and scored < todo:
+        error = f"stopped at the deadline after {scored} of {todo}: run again to continue"
     return RescoreResult(model_version=version, todo=todo, scored=scored,
                          seconds=round(seconds, 3),
                          rate_per_s=round(scored / seconds, 1) if seconds > 0 else 0.0,

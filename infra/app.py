@@ -28,7 +28,7 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
     (encryption, PITR, logging, tracing, request validation, latest runtime) are met."""
     basic = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
     for fn in (stack.api_fn, stack.ingest_fn, stack.events_fn, stack.ws_fn,
-               stack.ws_authorizer_fn):
+               stack.ws_authorizer_fn, stack.rescore_fn):
         role = fn.role
         assert role is not None
         _ack(role, f"AwsSolutions-IAM4[{basic}AWSLambdaBasicExecutionRole]",
@@ -36,7 +36,7 @@ def acknowledge_findings(stack: NewsSignalsStack) -> None:
         _ack(role, "AwsSolutions-IAM5[Resource::*]",
              "X-Ray's PutTraceSegments/PutTelemetryRecords and DynamoDB's ListStreams (the "
              "stream consumer) support no resource-level scoping.")
-        if fn is not stack.api_fn and fn is not stack.ingest_fn:
+        if fn not in (stack.api_fn, stack.ingest_fn, stack.rescore_fn):
             continue
         _ack(role, "AwsSolutions-IAM5[Resource::<SignalsTable89526324.Arn>/index/*]",
              "Queries use the signals table's own GSIs (by_source, by_time): the grant is "

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "api", "ingest", "dashboards")
 HANDLERS = {"api": "api.lambda_handler.handler", "ingest": "ingest.lambda_handler.handler",
             "events": "ingest.stream_handler.handler", "ws": "api.ws.handler",
-            "ws_authorizer": "api.ws.authorize"}
+            "ws_authorizer": "api.ws.authorize", "rescore": "ingest.rescore_handler.handler"}
 #: Never in a bundle: caches and test suites anywhere, and the project's tooling, which no
 #: handler imports: the command line, the local server, the benchmarks (api/bench), the
 #: CloudWatch dashboard construct (CDK code, synth-time only) and its price list.

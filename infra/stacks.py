@@ -27,6 +27,7 @@ from infra.constructs.api import NOT_ROUTED, ROUTES, ServiceApi, is_public
 from infra.constructs.endpoint import ClassifierEndpoint
 from infra.constructs.events import SignalEvents
 from infra.constructs.ingest import Ingestion
+from infra.constructs.rescore import RescoreFanout
 from infra.constructs.table import SignalsTable
 from infra.constructs.websocket import LiveWebSocket
 
@@ -73,6 +74,13 @@ class StackConfig(BaseModel):
     #: at ~50 ms a request needs a few. Accounts still at Lambda's 10-execution starting quota
     #: cannot reserve any: pass 0 there (the ingest function's 1 needs the quota raised too).
     api_reserved_concurrency: int = Field(default=20, ge=0)
+    #: "accurate": the Lambdas run the student in process (needs classifier=lambda) and send
+    #: the uncertain headlines to a SageMaker endpoint hosting the teacher.
+    tier: Literal["fast", "accurate"] = "fast"
+    #: The teacher's SageMaker artifact (`newsig model teacher export --sagemaker DIR`).
+    teacher_artifact: Path = Path("artifacts/sagemaker-teacher/model.tar.gz")
+    #: Rescore workers at once (SQS event source maximum concurrency, 2-1000).
+    rescore_concurrency: int = Field(default=10, ge=2, le=1000)
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> StackConfig:
@@ -95,6 +103,9 @@ class NewsSignalsStack(Stack):
         env = {"NEWSIG_STORE_URL": store_url, "NEWSIG_FEEDS_FILE": FEEDS_IN_BUNDLE,
                "NEWSIG_AWS_REGION": config.region,
                "POWERTOOLS_METRICS_NAMESPACE": METRIC_NAMESPACE, "POWERTOOLS_LOG_LEVEL": "INFO"}
+        if config.tier == "accurate" and not in_lambda:
+            raise ValueError("tier=accurate runs the student in the Lambdas: use it with "
+                             "-c classifier=lambda")
         self.endpoint: ClassifierEndpoint | None = None
         if in_lambda:
             env.update(NEWSIG_CLASSIFIER="onnx", NEWSIG_MODEL_DIR=LAMBDA_MODEL_DIR)
@@ -109,6 +120,19 @@ class NewsSignalsStack(Stack):
                 max_instances=config.max_instances)
             env.update(NEWSIG_CLASSIFIER="sagemaker",
                        NEWSIG_SAGEMAKER_ENDPOINT=self.endpoint.endpoint_name)
+
+        self.teacher: ClassifierEndpoint | None = None
+        if config.tier == "accurate":
+            if not config.teacher_artifact.exists():
+                raise FileNotFoundError(
+                    f"{config.teacher_artifact} not found: run `make teacher` and `newsig model "
+                    f"teacher export --sagemaker {config.teacher_artifact.parent}`")
+            self.teacher = ClassifierEndpoint(
+                self, "Teacher", model_artifact=config.teacher_artifact, region=config.region,
+                instance_type=config.instance_type, min_instances=config.min_instances,
+                max_instances=config.max_instances)
+            env.update(NEWSIG_TIER="accurate",
+                       NEWSIG_TEACHER_ENDPOINT=self.teacher.endpoint_name)
 
         code = lambda_code(config.model_dir if in_lambda else None)
         front = ServiceApi(self, "Front", code=code, env=env, table=self.table,
@@ -128,11 +152,15 @@ class NewsSignalsStack(Stack):
         self.event_failures = signal_events.failures
         self.ws_fn, self.ws_authorizer_fn = live.fn, live.authorizer_fn
         self.ws_api, self.ws_stage, self.ws_token = live.api, live.stage, live.token
-        if self.endpoint:
-            invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"],
-                                         resources=[self.endpoint.endpoint_arn])
-            for fn in (self.api_fn, self.ingest_fn):
-                fn.add_to_role_policy(invoke)
+        fanout = RescoreFanout(self, "Rescoring", code=code, env=env, table=self.table,
+                               concurrency=config.rescore_concurrency)
+        self.rescore_fn, self.rescore_queue = fanout.fn, fanout.queue
+        for endpoint in (self.endpoint, self.teacher):
+            if endpoint:
+                invoke = iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"],
+                                             resources=[endpoint.endpoint_arn])
+                for fn in (self.api_fn, self.ingest_fn, self.rescore_fn):
+                    fn.add_to_role_policy(invoke)
 
         NewsSignalsDashboard(self, "Dashboard", api_fn=self.api_fn, ingest_fn=self.ingest_fn,
                              api=self.api, endpoint_name=self.endpoint.endpoint_name
@@ -141,12 +169,13 @@ class NewsSignalsStack(Stack):
                         ingest_fn=self.ingest_fn, ingest_failures=self.failures,
                         api_fn=self.api_fn, api=self.api, table=self.table,
                         events_fn=self.events_fn, event_failures=self.event_failures,
+                        rescore_dead_letters=fanout.dead_letters,
                         endpoint=self.endpoint, latency_alarm_ms=config.latency_alarm_ms,
                         model_setup_alarm_s=config.model_setup_alarm_s,
                         email=config.alarm_email)
         self.alarm_topic, self.alarms = alarms.topic, alarms.alarms
         for fn in (self.api_fn, self.ingest_fn, self.events_fn, self.ws_fn,
-                   self.ws_authorizer_fn):
+                   self.ws_authorizer_fn, self.rescore_fn):
             self._depend_on_policy_only(fn)
 
     def _depend_on_policy_only(self, fn: lambda_.Function) -> None:

@@ -99,6 +99,23 @@ def cmd_bench_entities(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_rescore(args: argparse.Namespace) -> int:
+    from api.bench.rescore import bench_rescore
+
+    result = bench_rescore(settings_from(args).model_dir, signals=args.signals,
+                           dynamodb_signals=args.dynamodb_signals, batch=args.batch,
+                           runs=args.runs)
+    write_result(result, args.out)
+    return 0
+
+
+def cmd_bench_events(args: argparse.Namespace) -> int:
+    from api.bench.events import bench_events
+
+    write_result(bench_events(settings_from(args), runs=args.runs), args.out)
+    return 0
+
+
 def cmd_bench_compare(args: argparse.Namespace) -> int:
     from api.bench.compare import compare
     from core.errors import InvalidInputError
@@ -192,6 +209,28 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(e.g. a git worktree of an earlier commit)")
     p.add_argument("--out", help="also write the JSON here")
     p.set_defaults(func=cmd_bench_entities)
+
+    p = bsub.add_parser("rescore", help="stored signals rescored by the model: rate against "
+                                        "batched classify, memory, query latency by version; "
+                                        "SQLite and DynamoDB (moto server)")
+    model_arg(p)
+    p.add_argument("--signals", type=int, default=100_000)
+    p.add_argument("--dynamodb-signals", type=int, default=2000,
+                   help="signals for the DynamoDB run in a local moto server (0: skip)")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--out", help="also write the JSON here")
+    p.set_defaults(func=cmd_bench_rescore)
+
+    p = bsub.add_parser("events", help="event tagger precision/recall per kind on the labelled "
+                                       "sets, its time, and the event suite per tier")
+    model_arg(p)
+    p.add_argument("--teacher-dir", type=Path, default=None,
+                   help="the built teacher (default: ~/.cache/newsig/teacher): adds the "
+                        "teacher and the accurate tier to the suite")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--out", help="also write the JSON here")
+    p.set_defaults(func=cmd_bench_events)
 
     p = bsub.add_parser("compare", help="one benchmark, this checkout against --before DIR, "
                                         "interleaved round by round: medians and ratios")

@@ -29,6 +29,7 @@ class Alarms(Construct):
                  ingest_fn: lambda_.Function, ingest_failures: sqs.IQueue,
                  api_fn: lambda_.Function, api: apigw.RestApi, table: ddb.ITableV2,
                  events_fn: lambda_.Function, event_failures: sqs.IQueue,
+                 rescore_dead_letters: sqs.IQueue,
                  endpoint: ClassifierEndpoint | None, latency_alarm_ms: float,
                  model_setup_alarm_s: float, email: str | None) -> None:
         super().__init__(scope, cid)
@@ -100,6 +101,11 @@ class Alarms(Construct):
                 event_failures.metric_approximate_number_of_messages_visible(period=five),
                 "A stream batch could not be published after its retries (EventFailures "
                 "queue)"),
+            "RescoreJobsFailed": alarm(
+                "RescoreJobsFailed",
+                rescore_dead_letters.metric_approximate_number_of_messages_visible(period=five),
+                "A rescore window failed five times (RescoreDeadLetters queue): see the "
+                "Rescore function's log, fix, and send the window again"),
         }
         if endpoint:
             def endpoint_metric(name: str, stat: str) -> cw.Metric:

@@ -74,17 +74,17 @@ def actions(statements: list[dict]) -> set[str]:
 
 def test_resource_counts(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
     t, _ = sagemaker_stack
-    for kind, n in {"AWS::DynamoDB::GlobalTable": 1, "AWS::Lambda::Function": 5,
+    for kind, n in {"AWS::DynamoDB::GlobalTable": 1, "AWS::Lambda::Function": 6,
                     "AWS::ApiGatewayV2::Api": 1, "AWS::ApiGatewayV2::Route": 3,
                     "AWS::SecretsManager::Secret": 1,
                     "AWS::SageMaker::Model": 1, "AWS::SageMaker::EndpointConfig": 1,
                     "AWS::SageMaker::Endpoint": 1, "AWS::ApiGateway::RestApi": 1,
                     "AWS::ApiGateway::UsagePlan": 1, "AWS::ApiGateway::ApiKey": 1,
-                    "AWS::Events::Rule": 1, "AWS::SQS::Queue": 2, "AWS::Events::EventBus": 1,
-                    "AWS::Lambda::EventSourceMapping": 1,
+                    "AWS::Events::Rule": 1, "AWS::SQS::Queue": 4, "AWS::Events::EventBus": 1,
+                    "AWS::Lambda::EventSourceMapping": 2,
                     "AWS::Lambda::EventInvokeConfig": 1, "AWS::SNS::Topic": 1,
                     "AWS::SNS::Subscription": 0,
-                    "AWS::CloudWatch::Alarm": 14, "AWS::CloudWatch::Dashboard": 1}.items():
+                    "AWS::CloudWatch::Alarm": 15, "AWS::CloudWatch::Dashboard": 1}.items():
         t.resource_count_is(kind, n)
 
 
@@ -402,7 +402,7 @@ def test_alarms_watch_what_readme_says(sagemaker_stack) -> None:  # type: ignore
     assert set(alarms) == {
         "IngestFailuresQueued", "IngestErrors", "IngestStopped", "FeedsFailing",
         "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles",
-        "EventsIteratorAge", "EventFailuresQueued",
+        "EventsIteratorAge", "EventFailuresQueued", "RescoreJobsFailed",
         "EndpointLatency", "Endpoint5xx", "EndpointModelSetup"}
     (topic,) = t.find_resources("AWS::SNS::Topic")
     for props in alarms.values():
@@ -459,7 +459,7 @@ def test_lambda_classifier_mode(lambda_stack) -> None:  # type: ignore[no-untype
     assert set(alarms_by_name(t)) == {
         "IngestFailuresQueued", "IngestErrors", "IngestStopped", "FeedsFailing",
         "IngestThrottles", "ApiErrors", "ApiThrottles", "Api5xx", "TableThrottles",
-        "EventsIteratorAge", "EventFailuresQueued"}
+        "EventsIteratorAge", "EventFailuresQueued", "RescoreJobsFailed"}
     assert alarms_by_name(t)["IngestStopped"]["Period"] == 3 * 15 * 60
     t.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(15 minutes)"})
     for fid, fn in t.find_resources("AWS::Lambda::Function").items():
@@ -467,9 +467,10 @@ def test_lambda_classifier_mode(lambda_stack) -> None:  # type: ignore[no-untype
         assert env["NEWSIG_CLASSIFIER"] == "onnx"
         assert env["NEWSIG_MODEL_DIR"] == "/var/task/model"
         assert fn["Properties"]["Runtime"] == "python3.14"
-        # The model runs in the API and ingest functions; the others only move messages.
+        # The model runs in the API, ingest and rescore functions; the others only move
+        # messages.
         assert fn["Properties"]["MemorySize"] == (
-            2048 if fid.startswith(("FrontApi", "IngestionIngest")) else 256)
+            2048 if fid.startswith(("FrontApi", "IngestionIngest", "RescoringRescore")) else 256)
         assert "ttl_days=90" in json.dumps(env["NEWSIG_STORE_URL"])
     api_policy = policy_statements(t, "ApiFunctionServiceRoleDefaultPolicy")
     assert "sagemaker:InvokeEndpoint" not in actions(api_policy)
@@ -617,3 +618,27 @@ def test_websocket_api_for_live_clients(sagemaker_stack) -> None:  # type: ignor
         manage["Resource"])
     env = fns[function_id(t, "EventsFunction")]["Properties"]["Environment"]["Variables"]
     assert api_id in json.dumps(env["NEWSIG_WS_ENDPOINT"])
+
+
+def test_rescore_fanout(sagemaker_stack) -> None:  # type: ignore[no-untyped-def]
+    """SQS -> Lambda: one window per message, partial batch failures, bounded concurrency,
+    a queue that hides a running window longer than the worker can run, a dead-letter queue."""
+    t, _ = sagemaker_stack
+    t.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 10}})
+    t.has_resource_properties("AWS::SQS::Queue", {
+        "VisibilityTimeout": 5400,
+        "RedrivePolicy": Match.object_like({"maxReceiveCount": 5})})
+    t.has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "ingest.rescore_handler.handler", "Timeout": 900})
+
+
+def test_accurate_tier_needs_the_student_in_lambda() -> None:
+    import aws_cdk as cdk
+    import pytest
+
+    from infra.stacks import NewsSignalsStack, StackConfig
+
+    with pytest.raises(ValueError, match="classifier=lambda"):
+        NewsSignalsStack(cdk.App(), "X", config=StackConfig(tier="accurate"))

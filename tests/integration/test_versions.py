@@ -158,3 +158,15 @@ def test_rescore_with_a_folder_that_is_not_a_model_writes_nothing(tmp_path: Path
     assert r.returncode == 2 and "has no" in r.stderr
     _, rows = SQLiteSignalStore(db).versions()
     assert len(rows) == 1
+
+
+def test_bench_rescore_prints_its_figures(tiny_model_dir: Path) -> None:
+    from api.bench.rescore import bench_rescore
+
+    r = bench_rescore(tiny_model_dir, signals=400, dynamodb_signals=40, runs=1,
+                      classify_sample=200, progress=False)
+    assert r["sqlite"]["scored"] == 400 and r["sqlite"]["second_run_scored"] == 0
+    assert r["sqlite"]["ratio_to_classify"] > 0 and r["classify"]["median_per_s"] > 0
+    assert r["dynamodb_moto"]["scored"] == r["dynamodb_moto"]["signals"] > 0
+    assert {"query_first_score_ms", "query_model_version_ms", "query_as_of_ms"} <= set(
+        r["queries"])
