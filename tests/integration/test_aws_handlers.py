@@ -9,6 +9,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,50 @@ def test_endpoint_failure_writes_nothing_and_fails_the_invocation(
     assert status == http
     aws_env["endpoint"].fail_with = None  # the next scheduled pass picks the items up
     assert ingest_lambda.handler(SCHEDULED_EVENT, Context())["signals_written"] == 3
+
+
+def test_rescore_fanout_through_sqs_to_the_worker(tiny_model_dir: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`newsig rescore --fanout` plans windows onto a queue; the worker Lambda scores each
+    with its bundled model; a job for another model version is refused, not scored."""
+    from api.cli import main as newsig
+    from core.adapters.dynamodb_store import DynamoDBSignalStore
+    from core.models import Article, Prediction, Signal
+    from ingest import rescore_handler
+    from tests.support.builders import T0
+    from tests.support.tiny_model import build_tiny_model
+
+    second = build_tiny_model(tmp_path / "v2", seed=7)
+    v2 = (second / "model_version").read_text().strip()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(ddb, "newsig-signals")
+        store = DynamoDBSignalStore("newsig-signals", client=ddb, workers=1)
+        arts = [Article(source_id="s", title=f"profit rose to a record {i}", guid=f"g{i}",
+                        first_seen_at=T0 + timedelta(hours=i)) for i in range(30)]
+        store.put_many([Signal.from_article(a, Prediction.from_probabilities(
+            (0.1, 0.2, 0.7), "v1"), scored_at=a.first_seen_at) for a in arts])
+        queue = boto3.client("sqs", region_name="us-east-1").create_queue(
+            QueueName="jobs")["QueueUrl"]
+        for key, value in {"NEWSIG_STORE_URL": "dynamodb://newsig-signals?region=us-east-1"
+                                               "&workers=1",
+                           "NEWSIG_CLASSIFIER": "onnx", "NEWSIG_MODEL_DIR": str(second),
+                           "NEWSIG_AWS_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(key, value)
+        clear_caches()
+        assert newsig(["rescore", "--fanout", queue, "--shards", "4"]) == 0
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        assert len(msgs) == 4
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in msgs]
+        records.append({"messageId": "wrong", "body": json.dumps({"model_version": "other"})})
+        out = rescore_handler.handler({"Records": records}, Context())
+        assert out == {"batchItemFailures": [{"itemIdentifier": "wrong"}]}
+        assert store.missing(v2) == 0
+        total, rows = store.versions()
+        assert total == 30 and {r["version"]: r["scored"] for r in rows} == {"v1": 30, v2: 30}
+        # delivered again (at least once): nothing doubled
+        assert rescore_handler.handler({"Records": records[:4]}, Context()) == {
+            "batchItemFailures": []}
+        assert {r["version"]: r["scored"] for r in store.versions()[1]}[v2] == 30
+        clear_caches()
