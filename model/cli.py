@@ -117,6 +117,12 @@ def cmd_teacher_export(args: argparse.Namespace) -> int:
     from model.teacher import default_cache, export_teacher
 
     source = args.source or default_cache() / "teacher-run" / "best"
+    if args.sagemaker:
+        from model.teacher import export_teacher_sagemaker
+
+        target = export_teacher_sagemaker(Path(source), Path(args.sagemaker))
+        emit(json.dumps({"sagemaker_artifact": str(target), "bytes": target.stat().st_size}))
+        return 0
     out = args.out or default_cache() / "teacher"
     info = export_teacher(Path(source), Path(out))
     emit(json.dumps({"teacher_dir": str(out), "model_version": info["model_version"],
@@ -365,6 +371,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                "~/.cache/newsig/teacher-run/best)")
     p.add_argument("--out", type=Path, help="default: ~/.cache/newsig/teacher "
                                             "($NEWSIG_TEACHER_DIR is where serving looks)")
+    p.add_argument("--sagemaker", type=Path, metavar="DIR",
+                   help="instead: DIR/model.tar.gz for the SageMaker endpoint of the accurate "
+                        "tier on AWS (-c tier=accurate)")
     p.set_defaults(func=cmd_teacher_export)
     p = msub.add_parser("cascade", help="the accurate tier: threshold by the validation rule, "
                                         "figures per tier, the accuracy/escalation plot")

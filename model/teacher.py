@@ -292,3 +292,32 @@ def export_teacher(source: Path, out: Path, *, keep_fp32: bool = False) -> dict[
             "bytes": (out / MODEL_FILE).stat().st_size}
     (out / "teacher.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def export_teacher_sagemaker(source: Path, out_dir: Path) -> Path:
+    """The teacher epoch as a SageMaker model.tar.gz (the same inference.py as the student:
+    the Hugging Face weights, fp32 on the endpoint), with labels.json and the version of the
+    int8 folder exported from the same epoch where there is one."""
+    import shutil
+    import tempfile
+
+    from transformers import AutoConfig
+
+    from core.names import VERSION_FILE
+    from model.export import export_sagemaker, write_labels
+
+    if not (source / "config.json").exists():
+        raise FileNotFoundError(f"{source}: not a fine-tuned teacher (no config.json)")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        stage = Path(tmp_name)
+        for f in source.iterdir():
+            if f.is_file():
+                shutil.copy2(f, stage / f.name)
+        config = AutoConfig.from_pretrained(str(source))
+        write_labels(stage, id2label={int(k): v for k, v in config.id2label.items()},
+                     max_length=128, base_model="all-mpnet-base-v2")
+        exported = default_cache() / "teacher"
+        info = exported / "teacher.json"
+        if info.exists() and Path(json.loads(info.read_text())["source"]) == source.resolve():
+            shutil.copy2(exported / VERSION_FILE, stage / VERSION_FILE)
+        return export_sagemaker(stage, out_dir)

@@ -235,3 +235,26 @@ def test_cli_accurate_tier(tmp_path: Path, tiny_teacher: Path, tiny_model_dir: P
     rows = [json.loads(line) for line in ok.stdout.splitlines()]
     assert {r["tier"] for r in rows} <= {"fast", "accurate"}
     assert rows[1]["events"] == ["bankruptcy"]
+
+
+def test_teacher_sagemaker_artifact_serves(tiny_teacher: Path, tmp_path: Path) -> None:
+    """The accurate tier on AWS: the teacher's model.tar.gz loads in the endpoint's own
+    inference.py and answers in the label order."""
+    import importlib.util
+    import tarfile
+
+    from model.teacher import export_teacher_sagemaker
+
+    target = export_teacher_sagemaker(tiny_teacher.parent / "epoch-1", tmp_path / "sm")
+    with tarfile.open(target) as tar:
+        names = set(tar.getnames())
+        assert {"config.json", "model.safetensors", "labels.json",
+                "code/inference.py"} <= names
+        tar.extractall(tmp_path / "model", filter="data")
+    spec = importlib.util.spec_from_file_location("inf", tmp_path / "model/code/inference.py")
+    assert spec and spec.loader
+    inference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(inference)
+    model = inference.model_fn(str(tmp_path / "model"))
+    out = inference.predict_fn(["profit rose to a record"], model)
+    assert set(out[0]["probabilities"]) == {"negative", "neutral", "positive"}
