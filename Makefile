@@ -95,7 +95,7 @@ teacher: $(VENV)/.installed-train
 	$(BIN)/newsig model teacher fetch
 	$(BIN)/newsig model event-data --out artifacts/event-train.csv
 	nice $(BIN)/newsig model teacher train --extra-csv artifacts/event-train.csv
-	$(BIN)/newsig model teacher export
+	$(BIN)/newsig model teacher choose $${NEWSIG_CACHE:-$$HOME/.cache/newsig}/teacher-run/epoch-*
 	nice $(BIN)/newsig model cascade --out artifacts/cascade
 
 # The committed file's four steps (its soft_labels.json records them): the transfer set,

@@ -130,6 +130,15 @@ def cmd_teacher_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_teacher_choose(args: argparse.Namespace) -> int:
+    from model.teacher import choose_teacher, default_cache
+
+    result = choose_teacher([Path(c) for c in args.candidates],
+                            Path(args.out or default_cache() / "teacher"))
+    write_json(result, None)
+    return 0
+
+
 def cmd_model_cascade(args: argparse.Namespace) -> int:
     from model.cascade import evaluate_cascade
     from model.teacher import default_cache
@@ -375,6 +384,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="instead: DIR/model.tar.gz for the SageMaker endpoint of the accurate "
                         "tier on AWS (-c tier=accurate)")
     p.set_defaults(func=cmd_teacher_export)
+    p = tsub.add_parser("choose", help="the accurate tier's teacher among trained epochs, by "
+                                       "the validation rule (docs/model.md); exports the winner")
+    p.add_argument("candidates", nargs="+", help="epoch folders of `teacher train` runs")
+    p.add_argument("--out", type=Path, help="default: ~/.cache/newsig/teacher")
+    p.set_defaults(func=cmd_teacher_choose)
     p = msub.add_parser("cascade", help="the accurate tier: threshold by the validation rule, "
                                         "figures per tier, the accuracy/escalation plot")
     model_arg(p)

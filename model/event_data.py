@@ -337,6 +337,26 @@ def training_rows(per_template: int = 12, seed: int = 1, exclude: Sequence[str] 
     return rows
 
 
+def validation_rows(per_template: int = 4, seed: int = 99) -> list[tuple[str, str, str]]:
+    """The training templates with other draws (companies, numbers): in-distribution
+    validation of the event data (does a model learn its phrasings?), for choosing between
+    teachers; the suite, with its own templates, is the test."""
+    return training_rows(per_template=per_template, seed=seed)
+
+
+def event_validation(classify: Callable[[list[str]], list[Any]]) -> dict[str, Any]:
+    rows = validation_rows()
+    preds = classify([text for text, _, _ in rows])
+    per: dict[str, list[int]] = {}
+    for (_, label, kind), p in zip(rows, preds, strict=True):
+        rec = per.setdefault(kind, [0, 0])
+        rec[0] += p.label.value == label
+        rec[1] += 1
+    rates = {k: round(a / n, 4) for k, (a, n) in per.items()}
+    return {"pass_rate": round(sum(a for a, _ in per.values()) / len(rows), 4),
+            "kinds_at_least_90": sum(r >= 0.9 for r in rates.values()), "per_kind": rates}
+
+
 def write_training_csv(path: Path, per_template: int = 12, seed: int = 1) -> int:
     rows = training_rows(per_template, seed)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -321,3 +321,53 @@ def export_teacher_sagemaker(source: Path, out_dir: Path) -> Path:
         if info.exists() and Path(json.loads(info.read_text())["source"]) == source.resolve():
             shutil.copy2(exported / VERSION_FILE, stage / VERSION_FILE)
         return export_sagemaker(stage, out_dir)
+
+
+EVENT_GATE = 0.90
+
+
+def choose_teacher(candidates: list[Path], out: Path, *, work: Path | None = None
+                   ) -> dict[str, Any]:
+    """The accurate tier's teacher, by the rule in docs/model.md ("Which teacher"): each
+    candidate epoch exported to int8 and measured as it would serve on validation only
+    (PhraseBank validation accuracy, headline validation weighted F1, and the event
+    validation: the event training templates drawn afresh); among the candidates whose
+    event validation reaches 90% (all of them if none does), the best mean of the first
+    two. The winner is exported to `out`."""
+    import shutil
+    import tempfile
+
+    from core.adapters.onnx_classifier import OnnxClassifier
+    from model.data import SplitConfig, load_training_data
+    from model.event_data import event_validation
+    from model.metrics import classification_metrics
+
+    data = load_training_data(SplitConfig())
+    rows = []
+    with tempfile.TemporaryDirectory(dir=work) as tmp_name:
+        for i, source in enumerate(candidates):
+            folder = Path(tmp_name) / f"c{i}"
+            export_teacher(source, folder)
+            clf = OnnxClassifier(folder)
+
+            def labels(texts: list[str], c: OnnxClassifier = clf) -> list[str]:
+                return [p.label.value for p in c.classify(texts)]
+
+            pb_x, pb_y = data["val_phrasebank"]
+            hl_x, hl_y = data["val_headlines"]
+            pb = classification_metrics(pb_y, labels(pb_x))["accuracy"]
+            hl = classification_metrics(hl_y, labels(hl_x))["weighted_f1"]
+            ev = event_validation(clf.classify)
+            rows.append({"source": str(source.resolve()), "val_phrasebank_accuracy": round(pb, 4),
+                         "val_headlines_weighted_f1": round(hl, 4),
+                         "val_score": round((pb + hl) / 2, 4),
+                         "event_validation": ev["pass_rate"],
+                         "event_kinds_at_least_90": ev["kinds_at_least_90"]})
+    gated = [r for r in rows if r["event_validation"] >= EVENT_GATE] or rows
+    best = max(gated, key=lambda r: r["val_score"])
+    info = export_teacher(Path(best["source"]), out)
+    result = {"rule": f"event validation >= {EVENT_GATE} (if any), then the best val_score",
+              "candidates": rows, "chosen": best["source"], "model_version": info["model_version"]}
+    (out / "choice.json").write_text(json.dumps(result, indent=2) + "\n")
+    shutil.rmtree(Path(tmp_name), ignore_errors=True)
+    return result
