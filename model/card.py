@@ -233,6 +233,27 @@ def render(data: dict[str, Any]) -> str:
     return env.from_string(TEMPLATE.read_text()).render(**data)
 
 
+TIERS_FILE = CARD_DIR / "tiers.json"
+
+
+def add_tiers(card_json: Path = CARD_DIR / "card.json", tiers_file: Path = TIERS_FILE,
+              curve_png: Path | None = None) -> Path:
+    """Re-render the card from its own card.json (every figure it shows is there, so no other
+    input is needed) with the tier table of `newsig model cascade` added."""
+    data = json.loads(card_json.read_text())
+    data["tiers"] = json.loads(tiers_file.read_text())
+    data["tiers_source"] = str(tiers_file.relative_to(CARD_DIR.parent)) \
+        if tiers_file.is_relative_to(CARD_DIR.parent) else str(tiers_file)
+    data.setdefault("sources", {})["tiers"] = data["tiers_source"]
+    if curve_png is not None:
+        (card_json.parent / "img").mkdir(exist_ok=True)
+        shutil.copyfile(curve_png, card_json.parent / "img" / "cascade_curve.png")
+    out = card_json.with_name("MODEL_CARD.md")
+    out.write_text(render(data))
+    card_json.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return out
+
+
 def write_card(model_dir: Path, *, out: Path = CARD_DIR / "MODEL_CARD.md",
                **inputs: Any) -> Path:
     data = card_data(model_dir, **inputs)

@@ -208,7 +208,12 @@ def cmd_model_behaviour(args: argparse.Namespace) -> int:
     from model.behaviour import run_suite
 
     clf = OnnxClassifier(settings_from(args).model_dir, model_file=args.model_file)
-    result = run_suite(clf.classify, seed=args.seed)
+    if args.events:
+        from model.event_data import run_event_suite
+
+        result = run_event_suite(clf.classify, seed=args.seed)
+    else:
+        result = run_suite(clf.classify, seed=args.seed)
     write_json({"model_version": clf.model_version, "model_file": args.model_file, **result},
                 args.out)
     return 0
@@ -443,6 +448,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="draws of numbers, brokers, dates")
     p.add_argument("--out", help="also write the JSON here")
     model_arg(p)
+    p.add_argument("--events", action="store_true", help="the event suite instead: 46 kinds x "
+                   "2 templates x 18 companies (model/event_data.py)")
     p.set_defaults(func=cmd_model_behaviour)
 
     p = msub.add_parser("quantization", help="int8 (8-bit embeddings) vs int8 (fp32 "
