@@ -220,3 +220,29 @@ def _bench(clf: OnnxClassifier, model_dir: str | Path, model_file: str,
         "batched": bench_batched(clf, texts, runs=runs),
         "per_companies": bench_companies(clf, runs=runs),
     }
+
+
+def bench_tiers(fast_result: dict, model_dir: str | Path, teacher_dir: Path, *, runs: int,
+                texts: list[str]) -> dict:
+    """The accurate tier beside the fast one, in the same run: one sentence per call (mean,
+    p50, p99) and batched throughput, the escalation rate, and the ratio of the means."""
+    from core.adapters.cascade import CascadeClassifier, check_teacher_dir, read_threshold
+
+    check_teacher_dir(teacher_dir)
+    cascade = CascadeClassifier(OnnxClassifier(model_dir), OnnxClassifier(teacher_dir),
+                                threshold=read_threshold(teacher_dir))
+    single = bench_single(cascade, texts, runs=runs)  # type: ignore[arg-type]
+    batched = bench_batched(cascade, texts, runs=runs)  # type: ignore[arg-type]
+    stats = dict(cascade.stats)
+    cascade.close()
+    fast_mean = fast_result["single"]["mean_ms"]
+    return {"fast": {"single": {k: fast_result["single"][k] for k in
+                                ("p50_ms", "p99_ms", "mean_ms")},
+                     "batched_per_s": fast_result["batched"]["sentences_per_s"]},
+            "accurate": {"model_version": cascade.model_version,
+                         "threshold": cascade.threshold,
+                         "escalated": round(stats["escalated"] / max(1, stats["texts"]), 4),
+                         "single": {k: single[k] for k in ("p50_ms", "p99_ms", "mean_ms")},
+                         "batched_per_s": batched["sentences_per_s"]},
+            "accurate_over_fast_mean": round(single["mean_ms"] / fast_mean, 3),
+            "goal_mean_at_most_3x": single["mean_ms"] <= 3 * fast_mean}

@@ -37,6 +37,13 @@ def cmd_bench_classify(args: argparse.Namespace) -> int:
                             threads=args.threads,
                             baseline=args.baseline, baseline_runs=args.baseline_runs,
                             **({"input_csv": args.input} if args.input else {}))
+    if args.tiers:
+        from api.bench.classify import bench_tiers
+        from model.data import FPB_TEST, load_labelled_csv
+
+        texts, _ = load_labelled_csv(args.input or FPB_TEST)
+        result["tiers"] = bench_tiers(result, settings.model_dir, settings.teacher_dir,
+                                      runs=args.runs, texts=texts)
     write_result(result, args.out)
     return 0
 
@@ -178,6 +185,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "a git worktree of an earlier commit), interleaved run by run, for "
                         "before/after ratios")
     model_arg(p)
+    p.add_argument("--tiers", action="store_true", help="also the accurate tier (the cascade "
+                   "over the built teacher, --teacher-dir), in the same run")
+    p.add_argument("--teacher-dir", type=Path, default=None)
     p.set_defaults(func=cmd_bench_classify)
 
     p = bsub.add_parser("stream", help="a real `newsig serve`: /health p50 without and with "
