@@ -143,7 +143,12 @@ def build_classifier(settings: Settings) -> Classifier:
         from core.adapters.onnx_classifier import OnnxClassifier
 
         check_teacher_dir(settings.teacher_dir)
-        teacher = OnnxClassifier(settings.teacher_dir, threads=settings.onnx_threads)
+        # The teacher runs on the cores the student has just used: with onnxruntime's idle
+        # workers spinning, the two sessions' pools fought over them (an escalated headline
+        # took 3x the teacher's own time); the teacher's sleep instead (measured in
+        # docs/model.md, "The accurate tier").
+        teacher = OnnxClassifier(settings.teacher_dir, threads=settings.onnx_threads,
+                                 spin=False)
         if threshold is None:
             threshold = read_threshold(settings.teacher_dir)
     if threshold is None:

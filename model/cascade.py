@@ -94,7 +94,7 @@ def evaluate_cascade(student_dir: Path, teacher_dir: Path, *, out: Path | None =
 
     info = check_teacher_dir(teacher_dir)
     student = OnnxClassifier(student_dir)
-    teacher = OnnxClassifier(teacher_dir)
+    teacher = OnnxClassifier(teacher_dir, spin=False)
     data = load_training_data(SplitConfig())
     sets = {"val_phrasebank": data["val_phrasebank"], "val_headlines": data["val_headlines"],
             "test": load_labelled_csv(FPB_TEST)}

@@ -130,6 +130,14 @@ def cmd_teacher_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_teacher_soup(args: argparse.Namespace) -> int:
+    from model.teacher import soup
+
+    out = soup([Path(c) for c in args.sources], Path(args.out))
+    emit(json.dumps({"soup": str(out), "sources": args.sources}))
+    return 0
+
+
 def cmd_teacher_choose(args: argparse.Namespace) -> int:
     from model.teacher import choose_teacher, default_cache
 
@@ -389,6 +397,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="instead: DIR/model.tar.gz for the SageMaker endpoint of the accurate "
                         "tier on AWS (-c tier=accurate)")
     p.set_defaults(func=cmd_teacher_export)
+    p = tsub.add_parser("soup", help="the mean of several fine-tuned teachers' weights (one "
+                                     "more candidate for `choose`)")
+    p.add_argument("sources", nargs="+", help="epoch folders")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_teacher_soup)
     p = tsub.add_parser("choose", help="the accurate tier's teacher among trained epochs, by "
                                        "the validation rule (docs/model.md); exports the winner")
     p.add_argument("candidates", nargs="+", help="epoch folders of `teacher train` runs")

@@ -371,3 +371,29 @@ def choose_teacher(candidates: list[Path], out: Path, *, work: Path | None = Non
     (out / "choice.json").write_text(json.dumps(result, indent=2) + "\n")
     shutil.rmtree(Path(tmp_name), ignore_errors=True)
     return result
+
+
+def soup(sources: list[Path], out: Path) -> Path:
+    """The uniform average of fine-tuned teachers' weights (a "model soup", Wortsman et al.
+    2022): runs fine-tuned from the same all-mpnet-base-v2 start can be averaged into one model
+    that keeps much of each one's skill, at one model's cost. Tokenizer and config from the
+    first."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    states = [load_file(str(s / "model.safetensors")) for s in sources]
+    keys = set(states[0])
+    if any(set(st) != keys for st in states):
+        raise ValueError("soup needs models of one architecture (the same weights' names)")
+    out.mkdir(parents=True, exist_ok=True)
+    mean = {k: torch.stack([st[k].float() for st in states]).mean(0).to(states[0][k].dtype)
+            for k in keys}
+    save_file(mean, str(out / "model.safetensors"), metadata={"format": "pt"})
+    for f in sources[0].iterdir():
+        if f.is_file() and f.name != "model.safetensors":
+            shutil.copy2(f, out / f.name)
+    (out / "soup.json").write_text(json.dumps({"sources": [str(s.resolve()) for s in sources]},
+                                              indent=2) + "\n")
+    return out

@@ -229,7 +229,7 @@ def bench_tiers(fast_result: dict, model_dir: str | Path, teacher_dir: Path, *, 
     from core.adapters.cascade import CascadeClassifier, check_teacher_dir, read_threshold
 
     check_teacher_dir(teacher_dir)
-    cascade = CascadeClassifier(OnnxClassifier(model_dir), OnnxClassifier(teacher_dir),
+    cascade = CascadeClassifier(OnnxClassifier(model_dir), OnnxClassifier(teacher_dir, spin=False),
                                 threshold=read_threshold(teacher_dir))
     single = bench_single(cascade, texts, runs=runs)  # type: ignore[arg-type]
     batched = bench_batched(cascade, texts, runs=runs)  # type: ignore[arg-type]

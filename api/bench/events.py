@@ -76,7 +76,7 @@ def bench_events(settings: Settings, *, runs: int = 3) -> dict[str, Any]:
     except ConfigError as exc:
         out["accurate"] = {"skipped": str(exc)}
         return out
-    teacher = OnnxClassifier(settings.teacher_dir)
+    teacher = OnnxClassifier(settings.teacher_dir, spin=False)
     cascade = CascadeClassifier(student, teacher, threshold=read_threshold(settings.teacher_dir))
     out["teacher"] = {"model_version": teacher.model_version,
                       **suite_summary(run_event_suite(teacher.classify))}
