@@ -189,8 +189,13 @@ def evaluate_cascade(student_dir: Path, teacher_dir: Path, *, out: Path | None =
     lat["accurate_over_fast_mean"] = round(lat["accurate"]["mean_ms"] / lat["fast"]["mean_ms"],
                                            3)
     cascade.close()
-    result = {"student": {"dir": str(student_dir), "model_version": student.model_version},
-              "teacher": {"dir": str(teacher_dir), "model_version": teacher.model_version,
+    from model.data import repo_relative
+
+    home = str(Path.home())
+    result = {"student": {"dir": str(repo_relative(str(Path(student_dir).resolve()))),
+                          "model_version": student.model_version},
+              "teacher": {"dir": str(teacher_dir).replace(home, "~", 1),
+                          "model_version": teacher.model_version,
                           "epoch": info.get("epoch"), "bytes": info.get("bytes")},
               "rule": {"candidates": candidates, "chosen_rate": chosen["rate"],
                        "met_goals_on_validation": bool(meets), "threshold": threshold},
