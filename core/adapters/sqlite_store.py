@@ -406,7 +406,11 @@ class SQLiteSignalStore:
             where += " AND s.model_version = ?"
             params.append(model_version)
         elif model_version:
-            table += " JOIN signal_scores v ON v.signal_id = s.signal_id AND v.model_version = ?"
+            # CROSS JOIN keeps the signals (in time order, by their index) the outer loop and
+            # looks each one's score up by primary key; a plain JOIN let SQLite read the
+            # version's every score and sort them (170 ms against 3 ms on 100,000 signals).
+            table += (" CROSS JOIN signal_scores v ON v.signal_id = s.signal_id AND "
+                      "v.model_version = ?")
             params.insert(0, model_version)
             select = _SELECT_VERSION
         if distinct_story:
@@ -471,7 +475,8 @@ class SQLiteSignalStore:
             where += " AND s.model_version = ?"
             params.append(model_version)
         elif model_version:  # that version's scores only: never two versions averaged
-            join = " JOIN signal_scores v ON v.signal_id = s.signal_id AND v.model_version = ?"
+            join = (" CROSS JOIN signal_scores v ON v.signal_id = s.signal_id AND "
+                    "v.model_version = ?")
             join_params: list[Any] = [model_version]
             if ticker:
                 join += (" LEFT JOIN ticker_scores ts ON ts.ticker = t.ticker AND "
@@ -517,9 +522,9 @@ class SQLiteSignalStore:
         where += (" AND NOT EXISTS (SELECT 1 FROM signal_scores v WHERE v.signal_id = "
                   "s.signal_id AND v.model_version = ?)")
         params.append(model_version)
-        if after:
-            where += " AND (s.first_seen_at > ? OR (s.first_seen_at = ? AND s.signal_id > ?))"
-            params += [after[0], after[0], after[1]]
+        if after:  # a row value: SQLite starts the index scan there (an OR would rescan)
+            where += " AND (s.first_seen_at, s.signal_id) > (?, ?)"
+            params += [after[0], after[1]]
         sql = (f"SELECT {_SELECT} FROM {table} WHERE {where} "
                "ORDER BY s.first_seen_at, s.signal_id LIMIT ?")
         with self._translate(), self._conn() as conn:
