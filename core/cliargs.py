@@ -29,7 +29,8 @@ def log_line(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def emit(line: str, out: TextIO = sys.stdout) -> None:
+def emit(line: str, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up per call: a default bound at import goes stale
     out.write(line + "\n")
     out.flush()
 

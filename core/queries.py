@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from core.errors import InvalidInputError
+from core.events import TAXONOMY
 from core.text import normalise_ticker
 from core.timeutil import TIMESTAMP_PATTERN, parse_timestamp
 
 MAX_PAGE = 1000
+EVENT_KINDS = tuple(k.name for k in TAXONOMY)
 #: ISO 8601, naive = UTC, years 1000-9999 (core.timeutil.parse_timestamp).
 Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
 
@@ -39,18 +41,18 @@ class TimeRange(BaseModel):
         json_schema_extra={"pattern": TIMESTAMP_PATTERN})
     event: str | None = Field(default=None, max_length=64,
                               description="an event kind of the taxonomy (docs/events.md), "
-                                          "e.g. guidance_cut")
+                                          "e.g. guidance_cut",
+                              json_schema_extra={"enum": list(EVENT_KINDS)})
 
     @field_validator("event")
     @classmethod
     def _event(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        from core.events import KINDS
-
-        if v not in KINDS:
+        if v not in EVENT_KINDS:
             raise InvalidInputError(f"unknown event kind {v!r}; see docs/events.md "
-                                    f"({len(KINDS)} kinds, e.g. guidance_cut)", field="event")
+                                    f"({len(EVENT_KINDS)} kinds, e.g. guidance_cut)",
+                                    field="event")
         return v
 
     @field_validator("ticker")

@@ -61,7 +61,7 @@ def test_classify_texts(tiny_model_dir: Path) -> None:
     assert [o["text"] for o in out] == ["profit rose to a record", "profit fell to a loss"]
     assert [o["label"] for o in out] == ["positive", "negative"]
     assert set(out[0]) == {"text", "label", "probabilities", "score", "model_version",
-                           "entities"}
+                           "entities", "events", "tier"}
 
 
 def test_classify_csv_with_multiline_fields_keeps_row_order(tiny_model_dir: Path,

@@ -448,10 +448,12 @@ def test_dynamodb_store_throttles_then_recovers(feed_server: FeedServer, make_in
     stub.add_response("put_item", {})                               # its story markers
     stub.add_response("put_item", {})
     stub.add_response("update_item", {})                            # feed count +1
+    stub.add_response("update_item", {})                            # version count +1
     stub.add_response("transact_write_items", {})                   # first signal, retried
     stub.add_response("put_item", {})
     stub.add_response("put_item", {})
     stub.add_response("update_item", {})                            # feed count +1
+    stub.add_response("update_item", {})                            # version count +1
     stub.add_response("update_item", {})                            # feed state
     stub.add_response("update_item", {})                            # items seen +2
     with stub:
