@@ -163,8 +163,8 @@ class PredictionOut(BaseModel):
         default=None, description="with `targets` in the request: the sentiment toward each")
     events: list[str] = Field(default_factory=list, description="event kinds the text reports "
                               "(docs/events.md), e.g. guidance_cut; often none")
-    tier: str | None = Field(default=None, description="which tier answered: fast (the "
-                             "student) or accurate (the teacher); null outside a cascade")
+    tier: str = Field(default="fast", description="which tier answered: fast (the student) "
+                      "or accurate (the teacher, in the accurate tier's cascade)")
 
     @classmethod
     def of(cls, text: str, p: Prediction, entities: list[Entity] | None = None,
@@ -173,7 +173,7 @@ class PredictionOut(BaseModel):
 
         return cls(text=text, label=p.label, probabilities=p.probabilities, score=p.score,
                    model_version=p.model_version, entities=entities or [], targets=targets,
-                   events=p.events or tag(text), tier=p.tier)
+                   events=p.events or tag(text), tier=p.tier or "fast")
 
 
 class EventKindOut(BaseModel):

@@ -62,6 +62,7 @@ def test_classify_texts(tiny_model_dir: Path) -> None:
     assert [o["label"] for o in out] == ["positive", "negative"]
     assert set(out[0]) == {"text", "label", "probabilities", "score", "model_version",
                            "entities", "events", "tier"}
+    assert {o["tier"] for o in out} == {"fast"}  # no teacher: the fast tier answered
 
 
 def test_classify_csv_with_multiline_fields_keeps_row_order(tiny_model_dir: Path,
