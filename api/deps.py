@@ -55,8 +55,10 @@ class Services:
         classifier = (self.service.classifier if self.service.classifier_ready
                       else await run_in_threadpool(lambda: self.service.classifier))
         submit = getattr(classifier, "submit", None)
-        if submit is not None:
-            return await asyncio.wrap_future(submit(texts))
+        if submit is not None:  # the micro-batcher calls the classifier itself
+            from core.service import with_events
+
+            return with_events(texts, await asyncio.wrap_future(submit(texts)))
         if self._executor is not None:
             # Requests waiting for or running in the pool, this one included: the classifier
             # gives a call every core only when it is 1 (core.concurrency). The hint travels

@@ -169,11 +169,9 @@ class PredictionOut(BaseModel):
     @classmethod
     def of(cls, text: str, p: Prediction, entities: list[Entity] | None = None,
            targets: list[TargetOut] | None = None) -> PredictionOut:
-        from core.events import tag
-
         return cls(text=text, label=p.label, probabilities=p.probabilities, score=p.score,
                    model_version=p.model_version, entities=entities or [], targets=targets,
-                   events=p.events or tag(text), tier=p.tier or "fast")
+                   events=p.events, tier=p.tier or "fast")
 
 
 class EventKindOut(BaseModel):

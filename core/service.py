@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from core.entities import Linker
 
 
-def _with_events(texts: Sequence[str], predictions: list[Prediction]) -> list[Prediction]:
+def with_events(texts: Sequence[str], predictions: list[Prediction]) -> list[Prediction]:
     """Each prediction with the event kinds (core.events) of its text, and its tier (a
     classifier outside the accurate tier's cascade is the fast tier)."""
     from core.events import default_tagger
@@ -153,7 +153,7 @@ class SignalService:
     # -- use cases -----------------------------------------------------------------------
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions in input order, each with the event kinds its text reports."""
-        return _with_events(texts, self.retry.call(lambda: self.classifier.classify(list(texts))))
+        return with_events(texts, self.retry.call(lambda: self.classifier.classify(list(texts))))
 
     def entities(self, texts: Sequence[str]) -> list[list[EntityMention]]:
         """The companies each text names, with their roles (core.entities)."""
@@ -175,7 +175,7 @@ class SignalService:
             assert isinstance(clf, TargetedClassifier)
             items = list(zip(texts, spans, strict=True))
             scored = self.retry.call(lambda: clf.classify_targets(items))
-            heads = _with_events(texts, [p for p, _ in scored])
+            heads = with_events(texts, [p for p, _ in scored])
             return [(h, per) for h, (_, per) in zip(heads, scored, strict=True)]
         return [(p, [p] * len(s)) for p, s in zip(self.classify(texts), spans, strict=True)]
 

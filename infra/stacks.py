@@ -110,27 +110,17 @@ class NewsSignalsStack(Stack):
         if in_lambda:
             env.update(NEWSIG_CLASSIFIER="onnx", NEWSIG_MODEL_DIR=LAMBDA_MODEL_DIR)
         else:
-            if not config.model_artifact.exists():
-                raise FileNotFoundError(
-                    f"{config.model_artifact} not found: run `newsig model export --sagemaker "
-                    f"{config.model_artifact.parent}` (or use -c classifier=lambda)")
-            self.endpoint = ClassifierEndpoint(
-                self, "Classifier", model_artifact=config.model_artifact, region=config.region,
-                instance_type=config.instance_type, min_instances=config.min_instances,
-                max_instances=config.max_instances)
+            self.endpoint = self._endpoint(
+                "Classifier", config.model_artifact, f"run `newsig model export --sagemaker "
+                f"{config.model_artifact.parent}` (or use -c classifier=lambda)")
             env.update(NEWSIG_CLASSIFIER="sagemaker",
                        NEWSIG_SAGEMAKER_ENDPOINT=self.endpoint.endpoint_name)
 
         self.teacher: ClassifierEndpoint | None = None
         if config.tier == "accurate":
-            if not config.teacher_artifact.exists():
-                raise FileNotFoundError(
-                    f"{config.teacher_artifact} not found: run `make teacher` and `newsig model "
-                    f"teacher export --sagemaker {config.teacher_artifact.parent}`")
-            self.teacher = ClassifierEndpoint(
-                self, "Teacher", model_artifact=config.teacher_artifact, region=config.region,
-                instance_type=config.instance_type, min_instances=config.min_instances,
-                max_instances=config.max_instances)
+            self.teacher = self._endpoint(
+                "Teacher", config.teacher_artifact, f"run `make teacher` and `newsig model "
+                f"teacher export --sagemaker {config.teacher_artifact.parent}`")
             env.update(NEWSIG_TIER="accurate",
                        NEWSIG_TEACHER_ENDPOINT=self.teacher.endpoint_name)
 
@@ -177,6 +167,16 @@ class NewsSignalsStack(Stack):
         for fn in (self.api_fn, self.ingest_fn, self.events_fn, self.ws_fn,
                    self.ws_authorizer_fn, self.rescore_fn):
             self._depend_on_policy_only(fn)
+
+    def _endpoint(self, cid: str, artifact: Path, how: str) -> ClassifierEndpoint:
+        """A SageMaker endpoint for a model artifact (the student's, or the teacher's in the
+        accurate tier), sized by the same context keys; a clear error if it is not built."""
+        if not artifact.exists():
+            raise FileNotFoundError(f"{artifact} not found: {how}")
+        c = self.config
+        return ClassifierEndpoint(self, cid, model_artifact=artifact, region=c.region,
+                                  instance_type=c.instance_type, min_instances=c.min_instances,
+                                  max_instances=c.max_instances)
 
     def _depend_on_policy_only(self, fn: lambda_.Function) -> None:
         """CDK makes a function depend on its role and the role's policy; the role is already

@@ -332,3 +332,25 @@ def test_classify_with_targets_and_their_bad_input(client: TestClient) -> None:
         r = client.post("/classify", json=body)
         assert r.status_code == 422, (body, r.text)
         assert named in r.text, (body, r.text)
+
+
+def test_micro_batched_classify_still_carries_events_and_tier(
+        classifier: OnnxClassifier, sqlite_store: SQLiteSignalStore) -> None:
+    """The micro-batcher calls the classifier itself: its answers get their events and tier
+    on the same path as every other prediction."""
+    from core.batching import MicroBatcher
+
+    batcher = MicroBatcher(classifier)
+    app = create_app(Services(sqlite_store, classifier=batcher))  # type: ignore[arg-type]
+    try:
+        with TestClient(app) as c:
+            r = c.post("/classify", json={"headlines": ["Acme files for Chapter 11",
+                                                        "board meets monday"]})
+        assert r.status_code == 200, r.text
+        preds = r.json()["predictions"]
+        assert [p["events"] for p in preds] == [["bankruptcy"], []]
+        assert {p["tier"] for p in preds} == {"fast"}
+    finally:
+        close = getattr(batcher, "close", None)
+        if close:
+            close()
