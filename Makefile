@@ -90,12 +90,14 @@ train: $(VENV)/.installed-train
 
 # The teacher (404 MB of wheels, ~1 h on 2 cores; resumes), trained on PhraseBank, the
 # headlines and the event data; exported as the accurate tier (~/.cache/newsig/teacher, int8,
-# ~110 MB), whose cascade threshold is then set by the validation rule (docs/model.md).
+# ~110 MB) with its event layer (docs/events.md), whose cascade threshold is then set by
+# the validation rule (docs/model.md).
 teacher: $(VENV)/.installed-train
 	$(BIN)/newsig model teacher fetch
 	$(BIN)/newsig model event-data --out artifacts/event-train.csv
 	nice $(BIN)/newsig model teacher train --extra-csv artifacts/event-train.csv
 	$(BIN)/newsig model teacher choose $${NEWSIG_CACHE:-$$HOME/.cache/newsig}/teacher-run/epoch-*
+	nice $(BIN)/newsig model event-layer --model-dir $${NEWSIG_CACHE:-$$HOME/.cache/newsig}/teacher
 	nice $(BIN)/newsig model cascade --out artifacts/cascade
 
 # The committed file's four steps (its soft_labels.json records them): the transfer set,

@@ -50,10 +50,9 @@ if TYPE_CHECKING:
 def with_events(texts: Sequence[str], predictions: list[Prediction]) -> list[Prediction]:
     """Each prediction with the event kinds (core.events) of its text, and its tier (a
     classifier outside the accurate tier's cascade is the fast tier)."""
-    from core.events import default_tagger
+    from core.events import tag_cached
 
-    tagger = default_tagger()
-    return [p.model_copy(update={"events": tagger.tag(t), "tier": p.tier or "fast"})
+    return [p.model_copy(update={"events": list(tag_cached(t)), "tier": p.tier or "fast"})
             for t, p in zip(texts, predictions, strict=True)]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,20 @@ def cmd_model_entity_head(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_event_layer(args: argparse.Namespace) -> int:
+    from core.adapters.cascade import check_teacher_dir
+    from model.event_layer import run
+
+    folder = Path(settings_from(args).model_dir).expanduser()
+    if not (folder / "model.int8.onnx").exists():
+        print(f"error: {folder} is not a model folder (no model.int8.onnx)", file=sys.stderr)
+        return 2
+    if (folder / "teacher.json").exists():
+        check_teacher_dir(folder)
+    emit(json.dumps(run(folder, progress=not args.quiet)))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """`newsig model ...` (training, evaluation, the teacher, export, release)."""
     from model.config_flags import add_flags
@@ -446,7 +461,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = msub.add_parser("event-data", help="event headlines over the taxonomy (core/events.py) "
                         "labelled with each kind's polarity: training rows for the teacher")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (text,label,event)")
-    p.add_argument("--per-template", type=int, default=12, help="companies per template")
+    p.add_argument("--per-template", type=int, default=6,
+                   help="companies per template (default 6: 46 kinds x 8 templates x 6)")
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(func=cmd_model_event_data)
     p = msub.add_parser("promote", help="copy a trained model into model/release/ if its "
@@ -508,6 +524,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="generated multi-company headlines per template (default 20)")
     model_arg(p)
     p.set_defaults(func=cmd_model_entity_head)
+
+    p = msub.add_parser("event-layer", help="fit the event layer of a model folder over the "
+                                            "event tags and keep it if the rule in "
+                                            "docs/events.md adopts it (in place)")
+    p.add_argument("--model-dir", type=Path,
+                   help="the model folder (default: the release, or NEWSIG_MODEL_DIR); the "
+                        "teacher: ~/.cache/newsig/teacher")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_model_event_layer)
 
     p = msub.add_parser("measure", help="measure a model folder again in place (test, fp32 "
                                         "test, headline holdout) and rewrite its "

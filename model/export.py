@@ -295,12 +295,13 @@ def write_labels(out_dir: Path, *, id2label: dict[int, str], max_length: int,
 
 def write_model_version(out_dir: Path) -> str:
     """Content hash of what serves: the int8 graph, the tokenizer and labels.json (and the
-    entity head, where the folder has one)."""
+    entity head and the event layer, where the folder has them)."""
     from core.adapters.entity_head import HEAD_FILE
+    from core.adapters.event_layer import LAYER_FILE
 
     h = hashlib.sha256()
     for name in (ONNX_INT8, TOKENIZER_FILE, LABELS_FILE,
-                 *([HEAD_FILE] if (out_dir / HEAD_FILE).exists() else [])):
+                 *(f for f in (HEAD_FILE, LAYER_FILE) if (out_dir / f).exists())):
         h.update(name.encode())
         with (out_dir / name).open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from core.adapters.entity_head import HEAD_FILE, EntityHead, target_window
+from core.adapters.entity_head import HEAD_FILE, EntityHead, clause_span, target_window
+from core.adapters.event_layer import EventLayer
 from core.concurrency import expected_parallel_calls
 from core.errors import ClassifierError, InvalidInputError, ModelNotFoundError
 from core.models import Prediction
@@ -92,7 +93,8 @@ class OnnxClassifier:
     (650 against 470 sentences/s on 2 cores)."""
 
     def __init__(self, model_dir: str | Path, *, model_file: str = MODEL_FILE,
-                 threads: int = 0, max_length: int | None = None, spin: bool = True) -> None:
+                 threads: int = 0, max_length: int | None = None, spin: bool = True,
+                 event_layer: bool = True) -> None:
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
@@ -139,6 +141,9 @@ class OnnxClassifier:
         self._lock = threading.Lock()  # tokenizer truncation state is shared
         # The entity head, where the folder has one and the graph outputs its layer.
         self.entity_head = EntityHead.load(self.model_dir)
+        # The event layer, where the folder has one (core.adapters.event_layer); `event_layer`
+        # False serves the model's own probabilities (for fitting one).
+        self.event_layer = EventLayer.load(self.model_dir) if event_layer else None
         outputs = {o.name for o in self.session.get_outputs()}
         if self.entity_head is not None and not set(self.entity_head.hidden_outputs) <= outputs:
             raise ModelNotFoundError(
@@ -232,6 +237,8 @@ class OnnxClassifier:
             if not isinstance(t, str) or not t.strip():
                 raise InvalidInputError(f"text {i} is empty", field=f"texts[{i}]")
         probs = softmax(self._run(self.encode(texts)), self.temperature)[:, self._order]
+        if self.event_layer is not None:
+            probs = self.event_layer.adjust(texts, probs)
         return [Prediction.from_probabilities(tuple(row), self._model_version) for row in probs]
 
     # -- the sentiment toward each company (core.ports.TargetedClassifier) -------------------
@@ -257,21 +264,58 @@ class OnnxClassifier:
         head = self.entity_head
         assert head is not None
         logits, hidden, offsets = self._states(text, session)
-        probs = softmax(logits[None, :], self.temperature)[0, self._order]
+        probs = softmax(logits[None, :], self.temperature)[:, self._order]
+        if self.event_layer is not None:
+            probs = self.event_layer.adjust([text], probs)
+        probs = probs[0]
         prediction = Prediction.from_probabilities(tuple(probs), self._model_version)
         targets = []
+        first = min(spans) if spans else (0, 0)
+        runs: dict[str, np.ndarray] = {}  # clause -> logits: one run per clause
         for start, end in spans:
             x = head.features(hidden, offsets, start, end)
+            scored, text_logits, left = text, logits, 0
             if x is None:  # past the model's window: the sentence around the target
                 left, right = target_window(text, start, end)
-                _, h2, off2 = self._states(text[left:right], session)
+                scored = text[left:right]
+                text_logits, h2, off2 = self._states(scored, session)
                 x = head.features(h2, off2, start - left, end - left)
             if x is None:
                 targets.append(prediction)
                 continue
-            p = head.probabilities(x[None, :])[0]
+            if head.clause:
+                x = np.concatenate([x, self.clause_logits(
+                    scored, start - left, end - left, text_logits,
+                    (first[0] - left, first[1] - left) if len(spans) > 1 else None,
+                    session, runs)])
+            p = head.probabilities(x[None, :])
+            if self.event_layer is not None and len(spans) == 1:
+                # One company: the subject the taxonomy's polarities are about.
+                p = self.event_layer.adjust([text], p)
+            p = p[0]
             targets.append(Prediction.from_probabilities(tuple(p), self._model_version))
         return prediction, targets
+
+    def clause_logits(self, text: str, start: int, end: int, text_logits: np.ndarray,
+                      first: tuple[int, int] | None, session: Any = None,
+                      runs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The entity head's last six features: the logits (LABELS order) of the text and of
+        the target's clause (docs/entity-sentiment.md, third rule). `first`: the span of the
+        text's first target when it has several (None: one target). The clause is run only
+        when it is not the whole text and does not hold the first target, once per clause
+        (`runs`), so n targets cost at most n - 1 more runs."""
+        left, right = clause_span(text, start, end)
+        clause = text_logits
+        holds_first = first is not None and left <= first[0] and first[1] <= right
+        if first is not None and not holds_first and (left, right) != (0, len(text)):
+            key = text[left:right]
+            if runs is not None and key in runs:
+                clause = runs[key]
+            else:
+                clause = self._states(key, session)[0]
+                if runs is not None:
+                    runs[key] = clause
+        return np.concatenate([text_logits[self._order], clause[self._order]])
 
     def classify_targets(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]]
                          ) -> list[tuple[Prediction, list[Prediction]]]:
