@@ -80,7 +80,10 @@ TAXONOMY: tuple[EventKind, ...] = (
         rf"crush(?:es|ed)?|smash(?:es|ed)?)\b[^.;]{{0,40}}\b{_CONSENSUS}",
         r"\bbetter[- ]than[- ](?:expected|forecast)\b",
         r"\beps\b[^;]{0,20}\$?\d[\d.,]*\s+vs\.?\s+\$?\d[\d.,]*\s+(?:consensus|est|estimate|expected)",
-        r"\b(?:profit|earnings|revenue|sales|results)\b[^.;]{0,30}\bblow past\b"),
+        r"\b(?:profit|earnings|revenue|sales|results)\b[^.;]{0,30}\bblow past\b",
+        r"\bbeats? on (?:earnings|revenue|profit|sales|the top|the bottom|both)",
+        r"\b(?:earnings|profit|revenue|sales|eps) beats?\b",
+        r"\b(?:eps|earnings|profit|revenue|sales)\b[^.;]{0,20}\b(?:beats?|tops?) by\b"),
        unless=(r"\b(?:miss(?:es|ed)?|short of|below)\b[^.;]{0,30}\b(?:estimates?|expectations?|"
                r"forecasts?|consensus)",),
        examples=("Acme Q3 profit beats estimates", "Acme EPS $2.11 vs $1.90 consensus")),
@@ -90,7 +93,10 @@ TAXONOMY: tuple[EventKind, ...] = (
         rf"short of|below|under|lags?|lagged|trails?|trailed|disappoints?|disappointed|"
         rf"worse[- ]than[- ]expected|undershoots?|undershot)\b[^.;]{{0,40}}\b{_CONSENSUS}",
         r"\bworse[- ]than[- ](?:expected|forecast)\b",
-        r"\b(?:results|earnings|profit|quarter|sales)\b[^.;]{0,30}\bdisappoint"),
+        r"\b(?:results|earnings|profit|quarter|sales)\b[^.;]{0,30}\bdisappoint",
+        r"\bmiss(?:es|ed)? on (?:earnings|revenue|profit|sales|the top|the bottom|both)",
+        r"\b(?:earnings|profit|revenue|sales|eps) miss(?:es)?\b",
+        r"\b(?:eps|earnings|profit|revenue|sales)\b[^.;]{0,20}\bmiss(?:es|ed)? by\b"),
        unless=(r"\b(?:beats?|tops?|exceeds?)\b[^.;]{0,30}\b(?:estimates?|expectations?|"
                r"forecasts?|consensus)",),
        examples=("Acme revenue falls short of expectations",)),
@@ -102,12 +108,15 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"\bwarns?\b[^.;]{0,30}\b(?:profits?|earnings|sales|revenue|results) (?:will|to) "
         r"(?:fall|drop|decline|miss|be lower|slump)",
         r"\bissues? (?:a )?(?:profit|earnings|sales|revenue) warning",
-        r"\bwarning on (?:profits?|earnings|sales|revenue)")),
+        r"\bwarning on (?:profits?|earnings|sales|revenue)", r"\bsurprise warning\b")),
     # -- guidance -----------------------------------------------------------------------
     _k("guidance_raised", "guidance", "positive",
        "A higher forecast from the company itself for the quarter, the year or beyond.",
        (rf"\b{_RAISE}\b[^.;]{{0,40}}\b{_GUIDANCE}\b",
-        rf"\b{_GUIDANCE}\b[^.;]{{0,20}}\b(?:raised|lifted|increased|upgraded|boosted|hiked)\b"),
+        rf"\b{_GUIDANCE}\b[^.;]{{0,20}}\b(?:raised|lifted|increased|upgraded|boosted|hiked)\b",
+        r"\b(?:now )?(?:expects?|sees|forecasts?|predicts?)\b[^.;]{0,15}\b(?:higher|stronger|"
+        r"bigger|better|increased)\b[^.;]{0,20}\b(?:sales|revenue|profits?|earnings|margins?|"
+        r"results|growth)\b"),
        unless=(r"\bprice target", r"\btarget price", r"\bpt\b", r"\b" + _AGENCY + r"[^.;]{0,30}\b"
                r"outlook\b", r"\boutlook (?:to|on)\b[^.;]{0,12}\b(?:positive|stable)",
                r"\b(?:debt|capital|emissions?|carbon|climate)\b[^.;]{0,15}\btargets?\b",
@@ -115,7 +124,10 @@ TAXONOMY: tuple[EventKind, ...] = (
     _k("guidance_cut", "guidance", "negative",
        "A lower forecast from the company itself.",
        (rf"\b{_CUT}\b[^.;]{{0,40}}\b{_GUIDANCE}\b",
-        rf"\b{_GUIDANCE}\b[^.;]{{0,20}}\b(?:cut|lowered|reduced|slashed|downgraded|trimmed)\b"),
+        rf"\b{_GUIDANCE}\b[^.;]{{0,20}}\b(?:cut|lowered|reduced|slashed|downgraded|trimmed)\b",
+        r"\b(?:now )?(?:expects?|sees|forecasts?|predicts?)\b[^.;]{0,15}\b(?:lower|weaker|"
+        r"smaller|worse|reduced)\b[^.;]{0,20}\b(?:sales|revenue|profits?|earnings|margins?|"
+        r"results|growth)\b"),
        unless=(r"\bprice target", r"\btarget price", r"\bpt\b", r"\b" + _AGENCY + r"[^.;]{0,30}\b"
                r"outlook\b", r"\boutlook (?:to|on)\b[^.;]{0,12}\b(?:negative|stable)",
                r"\b(?:debt|costs?|emissions?|carbon|climate|headcount)\b[^.;]{0,15}\btargets?\b",
@@ -154,14 +166,17 @@ TAXONOMY: tuple[EventKind, ...] = (
        (r"\b(?:suspends?|suspended|suspending|scraps?|scrapped|scrapping|skips?|skipped|"
         r"omits?|omitted|cancels?|cancell?ed|cancelling|halts?|halted|eliminates?|"
         r"eliminated|axes|axed|passes on|stops?|stopped|freezes|froze|frozen)\b[^.;]{0,25}"
-        r"\bdividends?\b", r"\bno (?:final |interim )?dividend\b",
+        r"\b(?:dividends?|payouts?)\b", r"\bno (?:final |interim )?dividend\b",
         r"\bdividends?\b[^.;]{0,10}\b(?:suspended|scrapped|cancell?ed|axed)\b")),
     _k("dividend_initiated", "capital", "positive",
        "A first payout (or one restored): the company expects to have cash to spare.",
        (r"\b(?:initiates?|initiated|introduces?|introduced|declares? (?:its )?first|"
         r"launches?|starts? paying|begins? paying|reinstates?|reinstated|restores?|"
         r"restored|resumes?|resumed)\b[^.;]{0,25}\bdividends?\b",
-        r"\bfirst[- ]ever dividend\b", r"\bmaiden dividend\b")),
+        r"\bfirst[- ]ever dividend\b", r"\bmaiden dividend\b",
+        r"\bfirst(?:[- ]ever)?(?: regular| quarterly| annual| cash| interim)* dividends?\b"
+        r"(?! (?:increase|hike|raise|rise|cut|reduction))",
+        r"\bpays? (?:its |a )?first\b[^.;]{0,20}\bdividend")),
     _k("buyback", "capital", "positive",
        "The company buys its own shares: fewer shares, and a view that they are cheap.",
        (r"\b(?:buy[- ]?backs?|share repurchases?|stock repurchases?|repurchase (?:plan|"
@@ -203,7 +218,8 @@ TAXONOMY: tuple[EventKind, ...] = (
        "The company did not pay what it owes.",
        (r"\b(?:defaults?|defaulted|defaulting)\b(?! swap)",
         r"\bmiss(?:es|ed)?\b[^.;]{0,25}\b(?:coupon|bond|interest|debt|loan) payments?\b",
-        r"\bfails? to (?:pay|make)\b[^.;]{0,25}\b(?:coupon|bond|interest|debt|loan)",
+        r"\b(?:fails?|failed|failing|unable) to (?:pay|make)\b[^.;]{0,25}\b(?:coupon|bond|"
+        r"interest|debt|loan)",
         r"\bskips?\b[^.;]{0,15}\b(?:coupon|interest|bond) payment"),
        unless=(r"\bdefault (?:setting|option|browser)", r"\bcredit default swap")),
     # -- analysts ----------------------------------------------------------------------
@@ -216,7 +232,9 @@ TAXONOMY: tuple[EventKind, ...] = (
         rf"{_BROKER_RATING}\b(?: from| at| by|$)",
         r"\bupgrades?\b[^.;]{0,30}\b(?:shares|stock)\b",
         rf"\b(?:lifted|moved|raised) to {_BROKER_RATING} (?:at|by|from)\b",
-        r"\banalyst upgrade\b", r"\bupgrades? (?:on|for)\b[^.;]{0,20}\bshares\b"),
+        r"\banalyst upgrade\b", r"\bupgrades? (?:on|for)\b[^.;]{0,20}\bshares\b",
+        r"(?-i:[A-Z][\w&.'-]*) (?:upgrades?|upgraded) (?-i:[A-Z])",
+        r"\bon (?-i:[A-Z])[\w&.' -]{0,30} upgrade\b"),
        unless=(r"\b" + _AGENCY, r"\b(?:guidance|outlook|forecast|dividend)\b")),
     _k("analyst_downgrade", "analyst", "negative",
        "A broker lowers its recommendation: selling from its clients.",
@@ -226,7 +244,9 @@ TAXONOMY: tuple[EventKind, ...] = (
         rf"\b(?:cuts?|lowers?|lowered|moves?|moved)\b[^.;]{{0,30}}\bto "
         rf"{_BROKER_RATING}\b(?: from| at| by|$)",
         r"\bdowngrades?\b[^.;]{0,30}\b(?:shares|stock)\b",
-        r"\banalyst downgrade\b", r"\bdowngrades? (?:on|for)\b[^.;]{0,20}\bshares\b"),
+        r"\banalyst downgrade\b", r"\bdowngrades? (?:on|for)\b[^.;]{0,20}\bshares\b",
+        r"(?-i:[A-Z][\w&.'-]*) (?:downgrades?|downgraded) (?-i:[A-Z])",
+        r"\bon (?-i:[A-Z])[\w&.' -]{0,30} downgrade\b"),
        unless=(r"\b" + _AGENCY, r"\b(?:guidance|outlook|forecast|dividend)\b")),
     _k("analyst_initiation", "analyst", "neutral",
        "New coverage: its direction is the rating's, so the kind alone says little.",
@@ -241,12 +261,16 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"\b(?:price target|target price|pt)\b[^.;]{0,25}\b(?:raised|lifted|increased|"
         r"boosted|hiked|upped)\b",
         r"\b(?:price target|target price|pt)\b[^.;]{0,20}\bto \$?\d[\d.,]*\s*from\s*\$?"
-        r"\d[\d.,]*\b(?=.*\b(?:raises?|lifts?|ups|boosts?)\b)")),
+        r"\d[\d.,]*\b(?=.*\b(?:raises?|lifts?|ups|boosts?)\b)",
+        rf"\b{_RAISE}\b[^.;]{{0,12}}\btarget on\b",
+        rf"\b{_RAISE} (?-i:[A-Z][\w&.'-]*)(?: (?-i:[A-Z][\w&.'-]*))? target\b")),
     _k("price_target_cut", "analyst", "negative",
        "A broker sees less value per share.",
        (rf"\b{_CUT}\b[^.;]{{0,40}}\b(?:price target|target price|price objective|pt)\b",
         r"\b(?:price target|target price|pt)\b[^.;]{0,25}\b(?:cut|lowered|reduced|"
-        r"slashed|trimmed)\b")),
+        r"slashed|trimmed)\b",
+        rf"\b{_CUT}\b[^.;]{{0,12}}\btarget on\b",
+        rf"\b{_CUT} (?-i:[A-Z][\w&.'-]*)(?: (?-i:[A-Z][\w&.'-]*))? target\b")),
     # -- M&A ---------------------------------------------------------------------------
     _k("acquisition", "deals", "neutral",
        "The subject buys another company: growth, but paid for with a premium and "
@@ -260,7 +284,7 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"(?:rival|peer|maker|firm|company|business|unit|startup|stake|group|operator|"
         r"developer|provider|producer|retailer|chain|brand))",
         r"\b(?:merger|merge|merges|merging|combination) (?:with|of)\b",
-        r"\bto merge\b"),
+        r"\bto merge\b", r"\bagrees? (?:a )?deal (?:for|to buy)\b"),
        unless=(r"\b(?:to be (?:bought|acquired)|agrees? to be (?:bought|acquired)|"
                r"receives?|received|rejects?|rejected|spurns?|spurned)\b",
                r"\b(?:collapses?|collapsed|abandons?|abandoned|terminates?|terminated|"
@@ -278,7 +302,8 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"\b(?:shares?|stock) (?:soar|jump|surge)s?\b[^.;]{0,25}\b(?:takeover|buyout|bid)\b",
         r"\bagreed? (?:a )?(?:takeover|buyout)\b",
         r"\b(?:agrees?|agreed|set|poised|about) to be (?:bought|acquired|taken over|sold to)\b",
-        r"\bagrees? (?:a |to a )?(?:takeover|buyout|sale) (?:by|to|from)\b"),
+        r"\bagrees? (?:a |to a |to )?(?:takeover|buyout|sale) (?:by|to|from)\b",
+        r"\bto be (?:bought|acquired|taken over) (?:for|by|in)\b"),
        unless=(r"\b(?:rejects?|rejected|spurns?|spurned)\b",)),
     _k("deal_collapse", "deals", "negative",
        "An agreed or planned deal fails: the premium (or the strategy) is gone.",
@@ -309,7 +334,8 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"obligations)\b", r"\bdebt[- ]for[- ]equity\b",
         r"\b(?:creditors?|bondholders?|lenders?)\b[^.;]{0,30}\b(?:haircut|take control|"
         r"standstill|forbearance)\b", r"\bforbearance\b", r"\bstandstill agreement\b",
-        r"\bgoing[- ]concern\b", r"\brescue (?:deal|plan|package|financing|talks)\b")),
+        r"\bgoing[- ]concern\b", r"\brescue (?:deal|plan|package|financing|talks)\b",
+        r"\brestructuring (?:talks|deal|agreement|plan|support agreement)\b")),
     _k("delisting", "distress", "negative",
        "The shares leave the exchange, or are threatened with it: fewer buyers, often a sign "
        "of distress.",
@@ -378,7 +404,10 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"complete response letter|crl|delays?|delayed|denies|denied)\b",
         r"\bcomplete response letter\b", r"\bfails? to (?:win|get|gain|secure)\b[^.;]{0,20}"
         r"\b(?:approval|clearance|nod)\b", r"\b(?:approval|clearance)\b[^.;]{0,15}\b(?:"
-        r"rejected|denied|delayed)\b"),
+        r"rejected|denied|delayed)\b",
+        r"\b(?:rejected|turned down) by (?:the )?(?:fda|ema|chmp|mhra|regulators?)\b",
+        r"\b(?:fda|ema|regulatory) rejection\b",
+        r"\b(?:receives?|received|gets?|got) (?:an? )?crl\b"),
        unless=(r"\b(?:deal|merger|takeover|acquisition)\b",)),
     _k("trial_success", "healthcare", "positive",
        "A study meets its goal: the product is closer to sale.",
@@ -391,6 +420,7 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"\bpositive (?:phase|trial|study|topline|top-line|late-stage|data|results)\b",
         r"\b(?:shows?|showed|demonstrates?|demonstrated) (?:efficacy|benefit|promise)\b"
         r"[^.;]{0,30}\b(?:trial|study|phase)\b",
+        r"\bsucceeds? in (?:a )?(?:phase|late-stage|pivotal|trial|study)",
         r"\bsignificant(?:ly)?\b[^.;]{0,40}\b(?:trial|study)\b"),
        unless=(r"\b(?:fails?|failed|misses?|missed|halts?|halted|stops?|stopped|"
                r"disappoint)\b",)),
@@ -493,7 +523,8 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"head|director|officer|boss|board member|manager)\b",
         r"\b(?:new|incoming|interim) (?:ceo|cfo|chief executive|chairman|chief financial "
         r"officer|boss)\b", r"\bto (?:succeed|replace)\b[^.;]{0,30}\b(?:as|ceo|cfo|chief)\b",
-        r"\b(?:joins?|joined) (?:as|the board)\b"),
+        r"\b(?:joins?|joined) (?:as|the board)\b",
+        r"\bto become\b[^.;]{0,30}\b(?:ceo|cfo|coo|chairman|chair|chief|president)\b"),
        unless=(r"\b(?:administrators?|receivers?|liquidators?|advisers?|advisors?|banks?|"
                r"auditors?)\b(?![^.;]{0,10}\b(?:ceo|chief|head)\b)",)),
     _k("index_inclusion", "market", "positive",
@@ -501,7 +532,9 @@ TAXONOMY: tuple[EventKind, ...] = (
        (r"\b(?:joins?|joined|to join|added to|adds?|to be added to|included in|inclusion in|"
         r"enters?|entered|to enter|promoted to|will join|set to join)\b[^.;]{0,25}\b(?:"
         r"s&p ?500|s&p|nasdaq[- ]100|dow|ftse ?100|ftse ?250|dax|mdax|cac ?40|stoxx|"
-        r"euro ?stoxx|msci|russell|nikkei|omx|index|benchmark)\b",),
+        r"euro ?stoxx|msci|russell|nikkei|omx|index|benchmark)\b",
+        r"\b(?:s&p ?500|500|100|50|dax|stoxx|msci|russell|nikkei|omx|index) (?:inclusion|"
+        r"addition)\b"),
        unless=(r"\b(?:removed|dropped|deleted|demoted|exits?|leaves?|relegated|excluded|"
                r"ejected|kicked)\b",)),
     _k("index_exclusion", "market", "negative",
@@ -511,7 +544,9 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"kicked out of|to be removed from|to exit|to leave|falls? out of|fell out of|"
         r"to drop out of)\b[^.;]{0,25}\b(?:s&p ?500|s&p|nasdaq[- ]100|dow|ftse ?100|"
         r"ftse ?250|dax|mdax|cac ?40|stoxx|euro ?stoxx|msci|russell|nikkei|omx|index|"
-        r"benchmark)\b",)),
+        r"benchmark)\b",
+        r"\b(?:s&p ?500|500|100|50|dax|stoxx|msci|russell|nikkei|omx|index) (?:exit|exclusion|"
+        r"removal|deletion)\b")),
     _k("cyber_incident", "business", "negative",
        "Systems breached or held to ransom: costs, outages, liability.",
        (r"\b(?:cyber[- ]?attacks?|cyber[- ]?incidents?|cyber[- ]?security incident|hack(?:s|ed"
@@ -531,7 +566,11 @@ TAXONOMY: tuple[EventKind, ...] = (
         r"scheduled|to be held|will be held|invitation|notice)\b",
         r"\b(?:invitation to|notice of)\b[^.;]{0,30}\b(?:meeting|agm|egm|call|webcast|"
         r"presentation|capital markets day|investor day|results)\b", r"\bfinancial calendar\b",
-        r"\bsets? (?:the )?date\b[^.;]{0,20}\b(?:results|earnings|report|agm|meeting)\b")),
+        r"\bsets? (?:the )?date\b[^.;]{0,20}\b(?:results|earnings|report|agm|meeting)\b",
+        r"\b(?:to|will) (?:publish|report|release|announce)\b[^.;]{0,25}\b(?:results|"
+        r"earnings)\b[^.;]{0,5}\b(?:january|february|march|april|may|june|july|august|"
+        r"september|october|november|december)\b",
+        r"\bschedules?\b[^.;]{0,30}\b(?:meeting|agm|egm|call|webcast|results|earnings)\b")),
 )
 
 KINDS: dict[str, EventKind] = {k.name: k for k in TAXONOMY}
@@ -610,6 +649,13 @@ def default_tagger() -> EventTagger:
 
 def tag(text: str) -> list[str]:
     return default_tagger().tag(text)
+
+
+@lru_cache(maxsize=8192)
+def tag_cached(text: str) -> tuple[str, ...]:
+    """`tag`, remembered: a headline is tagged once whether the event layer
+    (core.adapters.event_layer) or the prediction's `events` asks first."""
+    return tuple(default_tagger().tag(text))
 
 
 def validate_kind(name: str) -> str:
