@@ -101,10 +101,11 @@ def finentity_features(clf: Any, path: Path = FINENTITY) -> dict[str, np.ndarray
 
     linker = default_linker()
     passages = json.loads(path.read_text(encoding="utf-8"))
-    xs, ys, groups, copies, roles = [], [], [], [], []
+    xs, ys, groups, copies, roles, clauses = [], [], [], [], [], []
     for n, p in enumerate(passages):
         text = p["content"]
         linked = linker.link(text)[0]
+        first = min(((a["start"], a["end"]) for a in p["annotations"]), default=(0, 0))
         for a in p["annotations"]:
             left, right = target_window(text, a["start"], a["end"], WINDOW_CHARS)
             window = text[left:right]
@@ -113,47 +114,69 @@ def finentity_features(clf: Any, path: Path = FINENTITY) -> dict[str, np.ndarray
             if x is None:
                 continue
             xs.append(x)
+            clauses.append(clf.clause_logits(
+                window, a["start"] - left, a["end"] - left, logits,
+                (first[0] - left, first[1] - left) if len(p["annotations"]) > 1 else None))
             ys.append(LABELS.index(str(a["label"]).lower()))
             groups.append(n)
             copies.append(int(np.argmax(logits[clf._order])))
             roles.append(next((e.role.value for e in linked
                                if e.span[0] < a["end"] and a["start"] < e.span[1]), "not linked"))
     return {"X": np.array(xs), "y": np.array(ys), "group": np.array(groups),
-            "copy": np.array(copies), "role": np.array(roles)}
+            "copy": np.array(copies), "role": np.array(roles), "L": np.array(clauses)}
 
 
 def synthetic_features(clf: Any, per_template: int = 20, seed: int = 0
-                       ) -> tuple[np.ndarray, np.ndarray, int]:
+                       ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """X, y, rows generated, and the clause features (every generated headline names two
+    companies or more)."""
     from model.entity_synth import generate, universe_names
 
     names, raters = universe_names(seed=seed)
     rows = generate(names, raters, per_template=per_template, seed=seed)
-    xs, ys = [], []
+    firsts: dict[str, list[tuple[int, int]]] = {}
     for r in rows:
-        _, hidden, offsets = clf._states(r.text)
+        firsts.setdefault(r.text, []).append((r.start, r.start + len(r.target)))
+    xs, ys, clauses = [], [], []
+    for r in rows:
+        logits, hidden, offsets = clf._states(r.text)
         x = clf.entity_head.features(hidden, offsets, r.start, r.start + len(r.target))
         if x is not None:
             xs.append(x)
             ys.append(LABELS.index(r.label))
-    return np.array(xs), np.array(ys), len(rows)
+            spans = firsts[r.text]
+            clauses.append(clf.clause_logits(r.text, r.start, r.start + len(r.target), logits,
+                                             min(spans) if len(spans) > 1 else None))
+    return np.array(xs), np.array(ys), len(rows), np.array(clauses)
 
 
-def eval_features(clf: Any, path: Path = TARGETED_EVAL) -> tuple[np.ndarray, np.ndarray,
-                                                                 np.ndarray]:
-    xs, ys, copies = [], [], []
+def eval_features(clf: Any, path: Path = TARGETED_EVAL
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """X, y, the text's own prediction, and the clause features of the written
+    multi-company headlines."""
+    xs, ys, copies, clauses = [], [], [], []
     with path.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            text, target = row["text"], row["target"]
-            start = text.find(target)
-            if start < 0:
-                raise ValueError(f"{path}: {target!r} is not in {text!r}")
-            logits, hidden, offsets = clf._states(text)
-            x = clf.entity_head.features(hidden, offsets, start, start + len(target))
-            assert x is not None
-            xs.append(x)
-            ys.append(LABELS.index(row["label"]))
-            copies.append(int(np.argmax(logits[clf._order])))
-    return np.array(xs), np.array(ys), np.array(copies)
+        rows = list(csv.DictReader(fh))
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for row in rows:
+        text, target = row["text"], row["target"]
+        start = text.find(target)
+        if start < 0:
+            raise ValueError(f"{path}: {target!r} is not in {text!r}")
+        spans.setdefault(text, []).append((start, start + len(target)))
+    for row in rows:
+        text, target = row["text"], row["target"]
+        start = text.find(target)
+        logits, hidden, offsets = clf._states(text)
+        x = clf.entity_head.features(hidden, offsets, start, start + len(target))
+        assert x is not None
+        xs.append(x)
+        ys.append(LABELS.index(row["label"]))
+        copies.append(int(np.argmax(logits[clf._order])))
+        here = spans[text]
+        clauses.append(clf.clause_logits(text, start, start + len(target), logits,
+                                         min(here) if len(here) > 1 else None))
+    return np.array(xs), np.array(ys), np.array(copies), np.array(clauses)
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> Any:
@@ -229,13 +252,14 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 
 def build(model_dir: Path, out: Path, *, per_template: int = 20) -> dict[str, Any]:
-    """Both rules of docs/entity-sentiment.md: A/B/C on the last full layer's features, then
-    D (C with the two last full layers) against the winner if that is C."""
+    """The three rules of docs/entity-sentiment.md: A/B/C on the last full layer's features,
+    then D (C with the two last full layers) and E (C with the clause features) against the
+    winner if that is C."""
     names = prepare(model_dir, out, layers=2)
     clf = _scorer(out, names)
     fin = finentity_features(clf)
     synth = synthetic_features(clf, per_template=per_template)
-    ex, ey, ecopy = eval_features(clf)
+    ex, ey, ecopy, eclause = eval_features(clf)
     width = fin["X"].shape[1] // len(names)
     last = slice(fin["X"].shape[1] - width, None)  # the last full layer: B and C read it
     one = {**fin, "X": fin["X"][:, last]}
@@ -273,6 +297,29 @@ def build(model_dir: Path, out: Path, *, per_template: int = 20) -> dict[str, An
         if adopt:
             choice, fitted, layers = "D", fit_d, names
             report["choice"] = "D"
+    if choice == "C":  # the third rule: C with the clause features (E)
+        alone = np.array([np.sum(fin["group"] == k) == 1 for k in fin["group"]])
+        xe = np.hstack([one["X"], fin["L"]])
+        se = (np.hstack([synth[0][:, last], synth[3]]), synth[1])
+        pred_e = _out_of_fold(xe, fin["y"], fin["group"], se)
+        fit_e = _fit(np.concatenate([xe, se[0]]), np.concatenate([fin["y"], se[1]]))
+        f1_e = _macro_f1(fin["y"], pred_e)
+        eval_e = round(float(np.mean(fit_e.predict(np.hstack([ex[:, last], eclause])) == ey)),
+                       4)
+        f1_c = result["cv"]["macro_f1"]["C_head_finentity_and_headlines"]
+        eval_c = eval_acc["C_head_finentity_and_headlines"]
+        adopt_e = f1_e >= f1_c + 0.005 and eval_e >= eval_c - 0.04
+        report["third_rule"] = {
+            "E_clause_macro_f1": f1_e,
+            "E_accuracy": round(float(np.mean(pred_e == fin["y"])), 4),
+            "E_targeted_eval_accuracy": eval_e, "adopted": adopt_e,
+            "E_single_entity_passages_macro_f1": _macro_f1(fin["y"][alone], pred_e[alone]),
+            "E_accuracy_by_role": {role: round(float(np.mean(
+                pred_e[fin["role"] == role] == fin["y"][fin["role"] == role])), 4)
+                for role in sorted(set(fin["role"].tolist()))}}
+        if adopt_e:
+            choice, fitted, layers = "E", fit_e, names[-1:]
+            report["choice"] = "E"
     # The graph outputs exactly the layers the chosen head reads (none: A).
     if fitted is None:
         add_hidden_outputs(model_dir / MODEL_FILE, out / MODEL_FILE, layers=1)
@@ -281,7 +328,7 @@ def build(model_dir: Path, out: Path, *, per_template: int = 20) -> dict[str, An
     report["hidden_outputs"] = layers
     if fitted is not None:
         head = EntityHead(fitted.coef_, fitted.intercept_, hidden_output=layers,
-                          context=CONTEXT, version=choice)
+                          context=CONTEXT, version=choice, clause=choice == "E")
         head.save(out / HEAD_FILE, trained_on={
             "B": "FinEntity train (ODC-BY)"}.get(choice, "FinEntity train (ODC-BY) + generated "
                                                           "multi-company headlines"))

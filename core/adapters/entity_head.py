@@ -12,6 +12,7 @@ sentence around the target (at most WINDOW_CHARS characters), as the head was tr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +38,29 @@ def target_window(text: str, start: int, end: int, max_chars: int = WINDOW_CHARS
     return left, right
 
 
+#: Where one clause of a sentence ends and the next begins (docs/entity-sentiment.md, third
+#: rule): "Macy's rises after beat while Kohl's slumps".
+CLAUSE_BREAK = re.compile(r";| - | while | whereas | but | although | though | however |"
+                          r", and |, as ", re.IGNORECASE)
+
+
+def clause_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """[left, right) of the clause of text that holds text[start:end] (whitespace trimmed);
+    the whole text where no break falls outside the span."""
+    left, right = 0, len(text)
+    for m in CLAUSE_BREAK.finditer(text):
+        if m.end() <= start:
+            left = m.end()
+        elif m.start() >= end:
+            right = m.start()
+            break
+    while left < right and text[left].isspace():
+        left += 1
+    while right > left and text[right - 1].isspace():
+        right -= 1
+    return left, right
+
+
 def features(hidden: np.ndarray, offsets: Sequence[tuple[int, int]], start: int, end: int,
              context: int) -> np.ndarray | None:
     """[first token, mean of the target's tokens, mean of `context` tokens either side] of
@@ -54,8 +78,11 @@ class EntityHead:
     """Weights and the layers the features come from; predicts LABELS-order probabilities."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, *,
-                 hidden_output: str | Sequence[str], context: int, version: str) -> None:
+                 hidden_output: str | Sequence[str], context: int, version: str,
+                 clause: bool = False) -> None:
         self.weights, self.bias = weights, bias
+        #: The features end with the logits of the text and of the target's clause.
+        self.clause = clause
         self.hidden_outputs = ([hidden_output] if isinstance(hidden_output, str)
                                else list(hidden_output))
         self.context, self.version = context, version
@@ -87,7 +114,8 @@ class EntityHead:
                 raise ValueError(f"weights {weights.shape} and bias {bias.shape} do not fit")
             layers = doc.get("hidden_outputs") or [doc["hidden_output"]]
             return cls(weights, bias, hidden_output=[str(x) for x in layers],
-                       context=int(doc["context"]), version=str(doc.get("version", "")))
+                       context=int(doc["context"]), version=str(doc.get("version", "")),
+                       clause=bool(doc.get("clause", False)))
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ModelNotFoundError(f"{path} is not an entity head: {exc}") from exc
 
@@ -102,6 +130,7 @@ class EntityHead:
                   else {"hidden_outputs": self.hidden_outputs})
         path.write_text(json.dumps({
             "labels": list(LABELS), **layers, "context": self.context,
-            "version": self.version, "weights": np.round(self.weights, 6).tolist(),
+            "version": self.version, **({"clause": True} if self.clause else {}),
+            "weights": np.round(self.weights, 6).tolist(),
             "bias": np.round(self.bias, 6).tolist(), **extra}) + "\n")
         return path

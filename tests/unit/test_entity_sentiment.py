@@ -141,3 +141,53 @@ def test_the_command_builds_a_head_by_the_rule(tiny_model_dir: Path, tmp_path: P
     assert decide(cv, eval_b=0.7, eval_c=0.5) == "B"
     cv["macro_f1"].update(B_head_finentity=0.72, C_head_finentity_and_headlines=0.74)
     assert decide(cv, eval_b=0.9, eval_c=0.9) == "A"
+
+
+def test_clause_spans() -> None:
+    from core.adapters.entity_head import clause_span
+
+    text = "Macy's rises after beat while Kohl's slumps"
+    assert text[slice(*clause_span(text, 0, 6))] == "Macy's rises after beat"
+    k = text.index("Kohl's")
+    assert text[slice(*clause_span(text, k, k + 6))] == "Kohl's slumps"
+    one = "Nokia and Elisa rise after strong results"
+    assert clause_span(one, 0, 5) == (0, len(one))
+    semi = "Siemens rallies on orders; Huhtamaki up after profit beat"
+    h = semi.index("Huhtamaki")
+    assert semi[slice(*clause_span(semi, h, h + 9))] == "Huhtamaki up after profit beat"
+
+
+@pytest.mark.parametrize("names,extra_runs", [
+    (["Macy's"], 0),                        # one company: what it costs today
+    (["Macy's", "Kohl's"], 1),              # the second clause: one more run
+    (["Macy's", "Kohl's", "Gap"], 2),       # three clauses: two more, the budget
+    (["Macy's", "Kohl's", "Target"], 1),    # Kohl's and Target share a clause: one run
+])
+def test_a_clause_head_stays_within_one_more_run_per_further_company(
+        release: OnnxClassifier, monkeypatch: pytest.MonkeyPatch, names: list[str],
+        extra_runs: int) -> None:
+    """A head with the clause features (the third rule's E) runs a target's clause only when
+    it is a clause of its own that does not hold the first target."""
+    head = release.entity_head
+    assert head is not None
+    width = head.weights.shape[1] - (6 if head.clause else 0)
+    rng = np.random.default_rng(0)
+    clause_head = EntityHead(rng.normal(size=(3, width + 6)), np.zeros(3),
+                             hidden_output=head.hidden_outputs, context=head.context,
+                             version="E", clause=True)
+    monkeypatch.setattr(release, "entity_head", clause_head)
+    runs: list[int] = []
+    for session in release._sessions:
+        original = session.run
+
+        def counted(*args: Any, _run: Any = original, **kw: Any) -> Any:
+            runs.append(1)
+            return _run(*args, **kw)
+        monkeypatch.setattr(session, "run", counted)
+    texts = {1: "Macy's rises after beat", 2: "Macy's rises after beat while Kohl's slumps",
+             3: "Macy's rises after beat while Kohl's slumps; Gap is flat"}
+    text = texts[len(names)] if "Target" not in names else (
+        "Macy's rises after beat while Kohl's and Target slump")
+    spans = [(text.index(n), text.index(n) + len(n)) for n in names]
+    (_, per), = release.classify_targets([(text, spans)])
+    assert len(per) == len(names) and len(runs) == 1 + extra_runs
