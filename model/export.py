@@ -316,8 +316,11 @@ SAGEMAKER_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE, "tokenize
 
 
 def export_sagemaker(model_dir: Path, out_dir: Path) -> Path:
-    """model.tar.gz in the Hugging Face inference toolkit layout (weights + code/inference.py)."""
+    """model.tar.gz in the Hugging Face inference toolkit layout (weights + code/inference.py;
+    with the folder's event layer, the layer and the tagger's code too)."""
     import tarfile
+
+    from core.adapters.event_layer import LAYER_FILE
 
     out_dir.mkdir(parents=True, exist_ok=True)
     missing = [n for n in ("config.json", "model.safetensors", LABELS_FILE)
@@ -335,5 +338,13 @@ def export_sagemaker(model_dir: Path, out_dir: Path) -> Path:
             if (model_dir / name).exists():
                 tar.add(model_dir / name, arcname=name)
         tar.add(inference, arcname="code/inference.py")
+        layer = model_dir / LAYER_FILE
+        if layer.exists():  # the event layer, and the tagger it reads (stdlib only)
+            import core
+
+            tar.add(layer, arcname=LAYER_FILE)
+            package = Path(core.__file__).resolve().parent
+            for name in ("__init__.py", "names.py", "events.py"):
+                tar.add(package / name, arcname=f"code/core/{name}")
     tmp.replace(target)
     return target

@@ -320,6 +320,10 @@ def export_teacher_sagemaker(source: Path, out_dir: Path) -> Path:
         info = exported / "teacher.json"
         if info.exists() and Path(json.loads(info.read_text())["source"]) == source.resolve():
             shutil.copy2(exported / VERSION_FILE, stage / VERSION_FILE)
+            from core.adapters.event_layer import LAYER_FILE
+
+            if (exported / LAYER_FILE).exists():  # the version counts it: it serves too
+                shutil.copy2(exported / LAYER_FILE, stage / LAYER_FILE)
         return export_sagemaker(stage, out_dir)
 
 

@@ -37,7 +37,42 @@ def model_fn(model_dir: str) -> dict[str, Any]:
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     return {"model": model, "tokenizer": AutoTokenizer.from_pretrained(model_dir),
             "labels": meta["labels"], "temperature": float(meta.get("temperature", 1.0)),
-            "max_length": int(meta.get("max_length", 128)), "model_version": version}
+            "max_length": int(meta.get("max_length", 128)), "model_version": version,
+            "event_layer": load_event_layer(model_dir)}
+
+
+def load_event_layer(model_dir: str) -> Any:
+    """The model's event layer (event_layer.json, biases per event kind in LABELS order) and
+    the tagger packed beside this file (code/core/events.py), or None without a layer."""
+    path = os.path.join(model_dir, "event_layer.json")
+    if not os.path.exists(path):
+        return None
+    import sys
+
+    with open(path) as fh:
+        doc = json.load(fh)
+    code = os.path.dirname(os.path.abspath(__file__))
+    if code not in sys.path:
+        sys.path.insert(0, code)
+    from core.events import tag  # the packed copy: the container has no news-signals
+
+    return {"labels": doc["labels"], "biases": doc["biases"], "tag": tag}
+
+
+def apply_event_layer(layer: Any, text: str, p: dict[str, float]) -> dict[str, float]:
+    """p(y) * exp(sum of the biases of the kinds tagged in text), renormalised; unchanged
+    when no kind with a bias is tagged (core/adapters/event_layer.py, the same formula)."""
+    import math
+
+    kinds = [k for k in layer["tag"](text) if k in layer["biases"]]
+    if not kinds:
+        return p
+    logs = {y: math.log(max(p[y], 1e-12)) + sum(layer["biases"][k][i] for k in kinds)
+            for i, y in enumerate(layer["labels"])}
+    top = max(logs.values())
+    e = {y: math.exp(v - top) for y, v in logs.items()}
+    total = sum(e.values())
+    return {y: v / total for y, v in e.items()}
 
 
 def _texts(body: Any) -> list[str]:
@@ -82,6 +117,8 @@ def predict_fn(data: list[str], model: dict[str, Any]) -> list[dict[str, Any]]:
         probs = torch.softmax(net(**enc).logits / model["temperature"], dim=-1).tolist()
     for text, row in zip(data, probs, strict=True):
         p = dict(zip(model["labels"], row, strict=True))
+        if model.get("event_layer"):
+            p = apply_event_layer(model["event_layer"], text, p)
         label = max(p, key=p.__getitem__)
         out.append({"text": text, "label": label,
                     "probabilities": {k: p[k] for k in ("negative", "neutral", "positive")},

@@ -147,3 +147,48 @@ def test_sagemaker_wrong_body_is_a_classifier_error() -> None:
     clf, _ = stubbed({"predictions": []})
     with pytest.raises(ClassifierError, match="0 predictions for 3"):
         clf.classify(TEXTS)
+
+
+def test_an_endpoint_with_an_event_layer_applies_it(tiny_model_dir: Path,
+                                                     tmp_path: Path) -> None:
+    """A folder with an event layer packs the layer and the tagger; inference.py applies the
+    same formula as the in-process adapter, and the packed tagger imports with the standard
+    library alone (the container has no news-signals)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from core.adapters.event_layer import EventLayer
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    layer = EventLayer({"bankruptcy": (9.0, -9.0, -9.0)})
+    layer.save(folder)
+    artifact = export_sagemaker(folder, tmp_path / "out")
+    with tarfile.open(artifact) as tar:
+        names = set(tar.getnames())
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = tmp_path / "unpacked"
+    assert {"event_layer.json", "code/core/events.py", "code/core/names.py"} <= names
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); from core.events import tag; "
+             "print(tag('Acme files for Chapter 11 bankruptcy'))")
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", probe, str(unpacked / "code")],
+                         capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "['bankruptcy']"
+
+    spec = importlib.util.spec_from_file_location("sm_inference_layer",
+                                                  unpacked / "code" / "inference.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.model_fn(str(unpacked))
+    texts = ["Acme files for Chapter 11 bankruptcy", "board meets monday"]
+    served = serve(module, model, {"headlines": texts})["predictions"]
+    model["event_layer"] = None
+    plain = serve(module, model, {"headlines": texts})["predictions"]
+    assert served[1]["probabilities"] == plain[1]["probabilities"]
+    assert served[0]["label"] == "negative"
+    expected = layer.adjust(texts[:1], np.array([[plain[0]["probabilities"][k] for k in
+                                                  ("negative", "neutral", "positive")]]))[0]
+    got = [served[0]["probabilities"][k] for k in ("negative", "neutral", "positive")]
+    assert np.allclose(got, expected, atol=1e-9)
