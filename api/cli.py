@@ -137,8 +137,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _classify_targets(args: argparse.Namespace) -> int:
-    """One line per row: the sentiment toward that row's target in its text. Every row is
-    checked before anything is written, and the output appears whole or not at all."""
+    """One line per row: the sentiment toward that row's target in its text (rows sharing a
+    text are scored together, like the targets of one headline). Every row is checked before
+    anything is written, and the output appears whole or not at all."""
     import os
     import tempfile
 
@@ -165,19 +166,32 @@ def _classify_targets(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     check_tier(settings)
     service = SignalService(None, build_classifier(settings), retry=retry_policy(settings))
-    lines = []
+    # Rows that share a text are scored together, as the targets of one headline are: one
+    # model run for the text, and each target read beside the others (the entity head's
+    # clause features; docs/entity-sentiment.md).
+    texts: dict[str, list[tuple[int, int]]] = {}
+    for (text, _, _), span in zip(rows, spans, strict=True):
+        if span not in texts.setdefault(text, []):
+            texts[text].append(span)
+    answers: dict[tuple[str, tuple[int, int]], Any] = {}
+    distinct = list(texts)
     chunk = 64
-    with tqdm(total=len(rows), desc="classify targets", unit="row", file=sys.stderr,
-              disable=len(rows) <= chunk) as bar:
-        for i in range(0, len(rows), chunk):
-            part = rows[i:i + chunk]
-            scored = service.score([t for t, _, _ in part], [[s] for s in spans[i:i + chunk]])
-            for (text, target, _), (_, (q,)) in zip(part, scored, strict=True):
-                lines.append(json.dumps({
-                    "text": text, "target": target, "label": q.label.value,
-                    "probabilities": q.probabilities.model_dump(), "score": q.score,
-                    "model_version": q.model_version}))
-            bar.update(len(part))
+    with tqdm(total=sum(map(len, texts.values())), desc="classify targets", unit="target",
+              file=sys.stderr, disable=len(rows) <= chunk) as bar:
+        for i in range(0, len(distinct), chunk):
+            part = distinct[i:i + chunk]
+            scored = service.score(part, [texts[t] for t in part])
+            for text, (_, per) in zip(part, scored, strict=True):
+                answers.update({(text, span): q for span, q in zip(texts[text], per,
+                                                                  strict=True)})
+                bar.update(len(texts[text]))
+    lines = []
+    for (text, target, _), span in zip(rows, spans, strict=True):
+        q = answers[(text, span)]
+        lines.append(json.dumps({
+            "text": text, "target": target, "label": q.label.value,
+            "probabilities": q.probabilities.model_dump(), "score": q.score,
+            "model_version": q.model_version}))
     if not args.output:
         for line in lines:
             emit(line)
