@@ -59,7 +59,8 @@ def fit(probs: np.ndarray, labels: Sequence[str], tags: Sequence[Sequence[str]],
 
     res = minimize(loss, np.zeros(len(kinds) * len(LABELS)), jac=True, method="L-BFGS-B")
     b = res.x.reshape(len(kinds), len(LABELS))
-    return EventLayer({k: tuple(float(x) for x in b[index[k]]) for k in kinds})
+    return EventLayer({k: (float(b[index[k], 0]), float(b[index[k], 1]), float(b[index[k], 2]))
+                       for k in kinds})
 
 
 def _labels_of(probs: np.ndarray) -> list[str]:

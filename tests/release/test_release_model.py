@@ -36,7 +36,8 @@ def test_the_release_folder_is_complete_and_small() -> None:
 
 def test_model_version_is_the_content_hash() -> None:
     h = hashlib.sha256()
-    for name in ("model.int8.onnx", "tokenizer.json", "labels.json", "entity_head.json"):
+    for name in ("model.int8.onnx", "tokenizer.json", "labels.json", "entity_head.json",
+                 "event_layer.json"):
         h.update(name.encode())
         h.update((RELEASE_MODEL_DIR / name).read_bytes())
     version = (RELEASE_MODEL_DIR / "model_version").read_text().strip()
