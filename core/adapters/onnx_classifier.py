@@ -272,14 +272,17 @@ class OnnxClassifier:
         targets = []
         first = min(spans) if spans else (0, 0)
         runs: dict[str, np.ndarray] = {}  # clause -> logits: one run per clause
+        # Each target is read in the sentence around it, as the head was cross-validated
+        # (docs/entity-sentiment.md): a headline is its own sentence (no further run); in a
+        # passage, each sentence holding targets is one run, shared by its targets.
+        windows = {(0, len(text)): (logits, hidden, offsets)}
         for start, end in spans:
-            x = head.features(hidden, offsets, start, end)
-            scored, text_logits, left = text, logits, 0
-            if x is None:  # past the model's window: the sentence around the target
-                left, right = target_window(text, start, end)
-                scored = text[left:right]
-                text_logits, h2, off2 = self._states(scored, session)
-                x = head.features(h2, off2, start - left, end - left)
+            left, right = target_window(text, start, end)
+            if (left, right) not in windows:
+                windows[(left, right)] = self._states(text[left:right], session)
+            scored = text[left:right]
+            text_logits, h, off = windows[(left, right)]
+            x = head.features(h, off, start - left, end - left)
             if x is None:
                 targets.append(prediction)
                 continue

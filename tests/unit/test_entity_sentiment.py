@@ -13,7 +13,7 @@ import pytest
 from core.adapters.entity_head import HEAD_FILE, EntityHead, features, target_window
 from core.adapters.onnx_classifier import OnnxClassifier
 from core.errors import ModelNotFoundError
-from core.names import RELEASE_MODEL_DIR
+from core.names import LABELS, RELEASE_MODEL_DIR
 from core.service import SignalService
 
 
@@ -209,3 +209,33 @@ def test_the_release_tells_companies_of_opposite_fortune_apart(
     spans = [(text.index(n), text.index(n) + len(n)) for n in expected]
     (_, per), = release.classify_targets([(text, spans)])
     assert {n: p.label.value for n, p in zip(expected, per, strict=True)} == expected
+
+
+def test_serving_reads_each_target_as_the_head_was_validated(release: OnnxClassifier) -> None:
+    """A FinEntity passage with all its targets, through the serving path, gets the labels the
+    cross-validated protocol's features give (each target in its sentence; the clause rule):
+    the 0.861 of the CV is a figure about what serves."""
+    from model.entity_head import FINENTITY
+
+    passages = [p for p in json.loads(FINENTITY.read_text(encoding="utf-8"))
+                if len(p["annotations"]) > 1][:40]
+    head = release.entity_head
+    assert head is not None
+    same = total = 0
+    for p in passages:
+        text, anns = p["content"], p["annotations"]
+        first = min((a["start"], a["end"]) for a in anns)
+        (_, served), = release.classify_targets([(text, [(a["start"], a["end"]) for a in anns])])
+        for a, q in zip(anns, served, strict=True):
+            left, right = target_window(text, a["start"], a["end"])
+            window = text[left:right]
+            logits, hidden, offsets = release._states(window)
+            x = head.features(hidden, offsets, a["start"] - left, a["end"] - left)
+            if x is None:
+                continue
+            x = np.concatenate([x, release.clause_logits(
+                window, a["start"] - left, a["end"] - left, logits,
+                (first[0] - left, first[1] - left))])
+            total += 1
+            same += LABELS[int(head.probabilities(x[None, :])[0].argmax())] == q.label.value
+    assert total > 80 and same == total
