@@ -6,8 +6,10 @@ and the mean over CONTEXT tokens on either side; a multinomial logistic regressi
 (`entity_head.json`, trained by `newsig model entity-head`) turns them into the three
 probabilities. One model run serves the headline's prediction and every company in it.
 
-A text longer than the model's window is scored, for a target past the window, in the
-sentence around the target (at most WINDOW_CHARS characters), as the head was trained."""
+Each target is read in the sentence around it (at most WINDOW_CHARS characters), as the
+head was trained and cross-validated: a headline is its own sentence (the one run serves it
+all); a passage costs one run per sentence holding targets. A head with `clause` (the third
+rule's E) also reads the logits of that sentence and of the target's clause."""
 
 from __future__ import annotations
 
