@@ -109,10 +109,11 @@ LABELS_FILE: Final = "labels.json"            # label order, max length, base mo
 METRICS_FILE: Final = "metrics.json"          # measured figures
 VERSION_FILE: Final = "model_version"         # content hash of the serving graph
 ENTITY_HEAD_FILE: Final = "entity_head.json"  # the sentiment toward each company
-#: What a classifier needs to serve (and what a Lambda bundle carries); the entity head too
-#: where a model folder has one.
+EVENT_LAYER_FILE: Final = "event_layer.json"  # what the model learned of the events
+#: What a classifier needs to serve (and what a Lambda bundle carries); the entity head and
+#: the event layer too where a model folder has them (both count in its model_version).
 SERVING_FILES: Final = (MODEL_FILE, TOKENIZER_FILE, LABELS_FILE, VERSION_FILE)
-OPTIONAL_SERVING_FILES: Final = (ENTITY_HEAD_FILE,)
+OPTIONAL_SERVING_FILES: Final = (ENTITY_HEAD_FILE, EVENT_LAYER_FILE)
 #: The model tracked in the repository and served by default (int8 ONNX + tokenizer).
 RELEASE_MODEL_DIR: Final = Path(__file__).resolve().parent.parent / "model" / "release"
 #: What a release folder holds; nothing else is copied into it.

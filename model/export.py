@@ -296,12 +296,11 @@ def write_labels(out_dir: Path, *, id2label: dict[int, str], max_length: int,
 def write_model_version(out_dir: Path) -> str:
     """Content hash of what serves: the int8 graph, the tokenizer and labels.json (and the
     entity head and the event layer, where the folder has them)."""
-    from core.adapters.entity_head import HEAD_FILE
-    from core.adapters.event_layer import LAYER_FILE
+    from core.names import OPTIONAL_SERVING_FILES
 
     h = hashlib.sha256()
     for name in (ONNX_INT8, TOKENIZER_FILE, LABELS_FILE,
-                 *(f for f in (HEAD_FILE, LAYER_FILE) if (out_dir / f).exists())):
+                 *(f for f in OPTIONAL_SERVING_FILES if (out_dir / f).exists())):
         h.update(name.encode())
         with (out_dir / name).open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ModelNotFoundError
-from core.names import LABELS
+from core.names import EVENT_LAYER_FILE, LABELS
 
-LAYER_FILE = "event_layer.json"
+LAYER_FILE = EVENT_LAYER_FILE
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,25 @@ def test_a_lone_company_takes_the_event_layer_too(tmp_path: Path) -> None:
     (_, pair), = served.classify_targets([(two, spans)])
     (_, pair_raw), = raw.classify_targets([(two, spans)])
     assert [p.probabilities for p in pair] == [p.probabilities for p in pair_raw]
+
+
+def test_every_file_the_version_covers_travels_with_the_model(tmp_path: Path) -> None:
+    """A Lambda bundle and a promotion copy SERVING_FILES and OPTIONAL_SERVING_FILES: the
+    content hash covers nothing else, so a bundle never claims a version it does not serve."""
+    from core.names import OPTIONAL_SERVING_FILES, SERVING_FILES
+
+    folder = tmp_path / "model"
+    shutil.copytree(RELEASE_MODEL_DIR, folder)
+    version = write_model_version(folder)
+    (folder / "metrics.json").write_text("{}")  # not a serving file: not in the hash
+    assert write_model_version(folder) == version
+    assert LAYER_FILE in OPTIONAL_SERVING_FILES
+    for name in (*SERVING_FILES, *OPTIONAL_SERVING_FILES):
+        if name == "model_version":
+            continue
+        if not (folder / name).exists():
+            continue
+        original = (folder / name).read_bytes()
+        (folder / name).write_bytes(original + b" ")
+        assert write_model_version(folder) != version, name
+        (folder / name).write_bytes(original)
