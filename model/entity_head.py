@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.adapters.entity_head import HEAD_FILE, WINDOW_CHARS, EntityHead, target_window
-from core.names import LABELS, LABELS_FILE, MODEL_FILE, TOKENIZER_FILE
+from core.names import EVENT_LAYER_FILE, LABELS, LABELS_FILE, MODEL_FILE, TOKENIZER_FILE
 from model.data import DATA_DIR
 
 HIDDEN_OUTPUT = "/bert/encoder/layer.4/output/LayerNorm/LayerNormalization_output_0"
@@ -77,8 +77,10 @@ def prepare(model_dir: Path, out: Path, layers: int = 1) -> list[str]:
 
     out.mkdir(parents=True, exist_ok=True)
     (out / HEAD_FILE).unlink(missing_ok=True)  # a head belongs to the graph it was fitted on
-    for name in (TOKENIZER_FILE, LABELS_FILE):
-        if model_dir.resolve() != out.resolve():
+    for name in (TOKENIZER_FILE, LABELS_FILE, EVENT_LAYER_FILE):
+        # The event layer reads the logits, which the new outputs leave bit for bit as they
+        # were: it stays valid for the new graph.
+        if model_dir.resolve() != out.resolve() and (model_dir / name).exists():
             shutil.copy2(model_dir / name, out / name)
     names = add_hidden_outputs(model_dir / MODEL_FILE, out / MODEL_FILE, layers)
     write_model_version(out)
