@@ -42,18 +42,24 @@ def test_the_headline_prediction_is_unchanged_by_the_targeted_path(
     assert [p for p, _ in targeted] == plain
 
 
-@pytest.mark.parametrize("companies", [0, 1, 2, 4])
-def test_more_companies_cost_no_more_model_runs(release: OnnxClassifier,
-                                                monkeypatch: pytest.MonkeyPatch,
-                                                companies: int) -> None:
+def count_runs(clf: OnnxClassifier, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gains one item per model run of clf (any of its sessions)."""
     runs: list[int] = []
-    for session in release._sessions:
+    for session in clf._sessions:
         original = session.run
 
         def counted(*args: Any, _run: Any = original, **kw: Any) -> Any:
             runs.append(1)
             return _run(*args, **kw)
         monkeypatch.setattr(session, "run", counted)
+    return runs
+
+
+@pytest.mark.parametrize("companies", [0, 1, 2, 4])
+def test_more_companies_cost_no_more_model_runs(release: OnnxClassifier,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                companies: int) -> None:
+    runs = count_runs(release, monkeypatch)
     names = ["Nokia", "Elisa", "Fortum", "Kone"][:companies]
     text = (" and ".join(names) or "Shares") + " rise after strong results"
     spans = [(text.index(n), text.index(n) + len(n)) for n in names]
@@ -179,14 +185,7 @@ def test_a_clause_head_stays_within_one_more_run_per_further_company(
                              hidden_output=head.hidden_outputs, context=head.context,
                              version="E", clause=True)
     monkeypatch.setattr(release, "entity_head", clause_head)
-    runs: list[int] = []
-    for session in release._sessions:
-        original = session.run
-
-        def counted(*args: Any, _run: Any = original, **kw: Any) -> Any:
-            runs.append(1)
-            return _run(*args, **kw)
-        monkeypatch.setattr(session, "run", counted)
+    runs = count_runs(release, monkeypatch)
     texts = {1: "Macy's rises after beat", 2: "Macy's rises after beat while Kohl's slumps",
              3: "Macy's rises after beat while Kohl's slumps; Gap is flat"}
     text = texts[len(names)] if "Target" not in names else (
