@@ -109,15 +109,14 @@ class CascadeClassifier:
 
     def escalate(self, texts: Sequence[str], fast: Sequence[Prediction]) -> list[int]:
         """Indices of the texts the teacher should answer."""
-        from core.events import KINDS, default_tagger
+        from core.events import KINDS, tag_cached
 
-        tagger = default_tagger() if self.events else None
         out = []
         for i, (text, p) in enumerate(zip(texts, fast, strict=True)):
             if max(p.probabilities.as_list()) < self.threshold:
                 out.append(i)
-            elif tagger is not None:
-                polarities = {KINDS[k].polarity for k in tagger.tag(text)}
+            elif self.events:  # tagged once per text (the event layer and `events` share it)
+                polarities = {KINDS[k].polarity for k in tag_cached(text)}
                 polarities.discard("neutral")
                 if polarities and p.label.value not in polarities:
                     out.append(i)
